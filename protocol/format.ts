@@ -1,0 +1,67 @@
+/**
+ * Result formatting (V.250 §5.7): what goes back on the wire for information text, final
+ * result codes and unsolicited result codes, under ATV, ATQ, AT+CMEE and S3/S4.
+ */
+import { cmeText } from './errors.js';
+
+export interface FormatSettings {
+  /** ATV1 verbose (default) or ATV0 numeric. */
+  verbose: boolean;
+  /** ATQ1 suppresses final result codes. */
+  quiet: boolean;
+  /** AT+CMEE: 0 plain ERROR, 1 numeric, 2 verbose. */
+  cmee: 0 | 1 | 2;
+  s3: number;
+  s4: number;
+}
+
+export type Final =
+  | { kind: 'ok' }
+  | { kind: 'error' }
+  | { kind: 'cme'; code: number }
+  /** A final result spelled by the command itself, e.g. `SHUT OK`. */
+  | { kind: 'text'; text: string };
+
+export const OK: Final = { kind: 'ok' };
+export const ERROR: Final = { kind: 'error' };
+export const cme = (code: number): Final => ({ kind: 'cme', code });
+
+const NUMERIC: Record<string, string> = { OK: '0', ERROR: '4' };
+
+function crlf(s: FormatSettings): string {
+  return String.fromCharCode(s.s3, s.s4);
+}
+
+/** Information text, and unsolicited result codes: `<CR><LF>text<CR><LF>` (V0: `text<CR><LF>`). */
+export function formatInfo(text: string, s: FormatSettings): string {
+  const nl = crlf(s);
+  return s.verbose ? nl + text + nl : text + nl;
+}
+
+export const formatUrc = formatInfo;
+
+export function finalText(f: Final, cmee: 0 | 1 | 2): string {
+  switch (f.kind) {
+    case 'ok':
+      return 'OK';
+    case 'error':
+      return 'ERROR';
+    case 'text':
+      return f.text;
+    case 'cme':
+      if (cmee === 0) return 'ERROR';
+      if (cmee === 1) return `+CME ERROR: ${f.code}`;
+      return `+CME ERROR: ${cmeText[f.code] ?? String(f.code)}`;
+  }
+}
+
+/** The final result code of a command line; empty under ATQ1. */
+export function formatFinal(f: Final, s: FormatSettings): string {
+  if (s.quiet) return '';
+  const text = finalText(f, s.cmee);
+  if (!s.verbose) {
+    const num = NUMERIC[text];
+    if (num !== undefined) return num + String.fromCharCode(s.s3);
+  }
+  return formatInfo(text, s);
+}

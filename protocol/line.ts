@@ -1,0 +1,148 @@
+/**
+ * Byte-level V.250 line assembly: the part of the AT engine that sees single received bytes.
+ * Pure: bytes in, events out. It knows S3 (terminator), S5 (backspace), the echo setting, the
+ * bounded line buffer, and the raw-data mode a command enters after its `>` prompt.
+ */
+
+export interface LineSettings {
+  /** S3: command line terminator (default 13, CR). */
+  s3: number;
+  /** S5: command line editing character (default 8, BS). */
+  s5: number;
+  /** ATE: echo received command characters. */
+  echo: boolean;
+  /** Longest command line kept; a longer one is discarded whole (decisions §3). */
+  maxLine: number;
+}
+
+export interface RawRequest {
+  /** Exact count of bytes to take; when absent the data ends at Ctrl-Z. */
+  length?: number;
+  /** End on 0x1A (Ctrl-Z); the terminator is not part of the data. */
+  ctrlZ?: boolean;
+  /** Upper bound on bytes taken in Ctrl-Z mode. */
+  maxLength: number;
+}
+
+export type LineEvent =
+  | { kind: 'echo'; bytes: Uint8Array }
+  | { kind: 'line'; text: string }
+  | { kind: 'overflow'; length: number }
+  | { kind: 'raw'; data: Uint8Array; end: 'length' | 'ctrl-z' | 'cancel' | 'overflow' };
+
+const CTRL_Z = 0x1a;
+const ESC = 0x1b;
+
+export class LineAssembler {
+  private buf: number[] = [];
+  private discarded = 0;
+  private raw: RawRequest | undefined;
+  private rawBuf: Uint8Array = new Uint8Array(0);
+  private rawLen = 0;
+
+  constructor(public settings: LineSettings) {}
+
+  get inRawMode(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /** Bytes taken so far in raw mode. */
+  get rawReceived(): number {
+    return this.rawLen;
+  }
+
+  enterRaw(req: RawRequest): void {
+    this.raw = req;
+    this.rawBuf = new Uint8Array(req.length ?? req.maxLength);
+    this.rawLen = 0;
+  }
+
+  /** Leave raw mode without completing it (timeout); returns what had arrived. */
+  abortRaw(): Uint8Array {
+    const data = this.rawBuf.slice(0, this.rawLen);
+    this.raw = undefined;
+    this.rawLen = 0;
+    return data;
+  }
+
+  /** Forget a partly typed command line (reboot). */
+  reset(): void {
+    this.buf = [];
+    this.discarded = 0;
+    this.raw = undefined;
+    this.rawLen = 0;
+  }
+
+  /** Feed one received byte; returns the events it causes (usually zero or one). */
+  push(byte: number): LineEvent[] {
+    if (this.raw) return this.pushRaw(byte, this.raw);
+    const out: LineEvent[] = [];
+    const s = this.settings;
+    if (s.echo) out.push({ kind: 'echo', bytes: Uint8Array.of(byte) });
+    if (byte === s.s3) {
+      if (this.discarded > 0) {
+        out.push({ kind: 'overflow', length: this.discarded });
+        this.discarded = 0;
+        this.buf = [];
+        return out;
+      }
+      const text = latin1(this.buf);
+      this.buf = [];
+      const line = commandLineOf(text);
+      if (line !== undefined) out.push({ kind: 'line', text: line });
+      return out;
+    }
+    if (byte === s.s5) {
+      if (this.discarded === 0) this.buf.pop();
+      return out;
+    }
+    if (this.discarded > 0) {
+      this.discarded++;
+      return out;
+    }
+    if (this.buf.length >= s.maxLine) {
+      this.discarded = this.buf.length + 1;
+      this.buf = [];
+      return out;
+    }
+    this.buf.push(byte);
+    return out;
+  }
+
+  private pushRaw(byte: number, req: RawRequest): LineEvent[] {
+    if (req.length === undefined && req.ctrlZ) {
+      if (byte === CTRL_Z) return [this.finishRaw('ctrl-z')];
+      if (byte === ESC) return [this.finishRaw('cancel')];
+      if (this.rawLen >= req.maxLength) return [this.finishRaw('overflow')];
+    }
+    this.rawBuf[this.rawLen++] = byte;
+    if (req.length !== undefined && this.rawLen >= req.length) return [this.finishRaw('length')];
+    return [];
+  }
+
+  private finishRaw(end: 'length' | 'ctrl-z' | 'cancel' | 'overflow'): LineEvent {
+    const data = this.rawBuf.slice(0, this.rawLen);
+    this.raw = undefined;
+    this.rawLen = 0;
+    return { kind: 'raw', data, end };
+  }
+}
+
+function latin1(bytes: number[]): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.slice(i, i + 8192));
+  }
+  return s;
+}
+
+/**
+ * A command line starts at the first `AT` (any case); V.250 ignores what comes before it and
+ * ignores lines with no `AT` at all. LF left over from a CR LF terminator is such noise.
+ * Returns the line from `AT` on, or undefined for a line to ignore.
+ */
+export function commandLineOf(text: string): string | undefined {
+  const i = text.search(/at/i);
+  if (i < 0) return undefined;
+  return text.slice(i);
+}

@@ -1,0 +1,230 @@
+/**
+ * Drivers of the kernel's clock. Only this file and kernel.ts read the wall clock or arm
+ * host timers.
+ *
+ * - VirtualClock: time jumps from event to event. It stands still while real I/O is in flight
+ *   (kernel holds), so a broker round trip costs zero model time plus the profile's latency.
+ * - RealtimeClock: model time follows the wall clock (pty/TCP serving to real drivers).
+ */
+import { performance } from 'node:perf_hooks';
+import { Kernel, Ns, Priority } from './kernel.js';
+
+export interface ClockDriver {
+  readonly kind: 'virtual' | 'realtime';
+  readonly kernel: Kernel;
+  /** Bring an outside input (host bytes, socket data) into model time at the current instant. */
+  inject(label: string, fn: () => void): void;
+  /**
+   * Let the model run until `cond()` is true or `timeout` ns of model time pass. Virtual: steps
+   * events (instantly). Realtime: waits on the wall clock. Resolves true when `cond()` held.
+   */
+  waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean>;
+  /** Let `delta` ns of model time pass. */
+  advance(delta: Ns): Promise<void>;
+  stop(): void;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export interface VirtualClockOptions {
+  /**
+   * When the model is idle inside a wait, how long (wall ms) to let outside inputs (a far-side
+   * MQTT client, a broker) arrive before virtual time jumps to the wait's deadline.
+   */
+  idleGraceMs?: number;
+  /**
+   * Free-running mode (serve --clock virtual): after each outside input, run until idle but never
+   * further than this much model time past that input, so periodic timers cannot race ahead.
+   */
+  autoHorizon?: Ns;
+}
+
+export class VirtualClock implements ClockDriver {
+  readonly kind = 'virtual' as const;
+  private running = false;
+  private stopped = false;
+  private autoLimit: Ns = -1;
+  private readonly unsubscribe: () => void;
+  private readonly idleGraceMs: number;
+
+  constructor(
+    readonly kernel: Kernel,
+    private readonly opts: VirtualClockOptions = {},
+  ) {
+    this.idleGraceMs = opts.idleGraceMs ?? 1000;
+    this.unsubscribe = kernel.onWake(() => this.onWake());
+  }
+
+  inject(label: string, fn: () => void): void {
+    if (this.opts.autoHorizon !== undefined) {
+      this.autoLimit = Math.max(this.autoLimit, this.kernel.now + this.opts.autoHorizon);
+    }
+    this.kernel.at(this.kernel.now, fn, label, Priority.io);
+  }
+
+  waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {
+    return this.runWhile(() => !cond(), this.kernel.now + timeout, true);
+  }
+
+  /** Run every event due at or before `time`, then stand the clock at `time`. */
+  async runUntil(time: Ns): Promise<void> {
+    await this.runWhile(() => true, time, false);
+    this.kernel.setTime(time);
+  }
+
+  /** Advance model time by `delta` ns, running everything due. */
+  advance(delta: Ns): Promise<void> {
+    return this.runUntil(this.kernel.now + delta);
+  }
+
+  /** Run until no event is left (bounded by `limit` model time from now). */
+  async runUntilIdle(limit: Ns = 3600 * 1e9): Promise<void> {
+    await this.runWhile(() => true, this.kernel.now + limit, false);
+  }
+
+  /**
+   * Step events while `cond()` holds, up to `deadline`. Returns true when `cond()` turned false
+   * (the awaited thing happened), false at the deadline. With `graceForOutside`, an idle model
+   * waits up to idleGraceMs of wall time for outside inputs before jumping to the deadline.
+   */
+  async runWhile(cond: () => boolean, deadline: Ns, graceForOutside = true): Promise<boolean> {
+    if (this.running) throw new Error('VirtualClock: nested run');
+    this.running = true;
+    try {
+      let sinceYield = 0;
+      for (;;) {
+        if (!cond()) return true;
+        if (this.kernel.holdsOpen > 0) {
+          await this.kernel.whenNoHolds();
+          await yieldToLoop();
+          continue;
+        }
+        const next = this.kernel.nextTime();
+        if (next !== undefined && next <= deadline) {
+          this.kernel.step(deadline);
+          if (++sinceYield >= 2000) {
+            sinceYield = 0;
+            await yieldToLoop();
+          }
+          continue;
+        }
+        if (graceForOutside && (await this.waitForWake(this.idleGraceMs))) continue;
+        if (!cond()) return true;
+        this.kernel.setTime(deadline);
+        return false;
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+  }
+
+  private waitForWake(wallMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let done = false;
+      const off = this.kernel.onWake(() => finish(true));
+      const t = setTimeout(() => finish(false), wallMs);
+      const finish = (woke: boolean): void => {
+        if (done) return;
+        done = true;
+        off();
+        clearTimeout(t);
+        resolve(woke);
+      };
+    });
+  }
+
+  private onWake(): void {
+    if (this.opts.autoHorizon === undefined || this.running || this.stopped) return;
+    setImmediate(() => {
+      if (this.running || this.stopped) return;
+      void this.runWhile(() => true, this.autoLimit, false).catch(() => undefined);
+    });
+  }
+}
+
+const wallNs = (): Ns => Math.round(performance.now() * 1e6);
+
+export class RealtimeClock implements ClockDriver {
+  readonly kind = 'realtime' as const;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: Ns | undefined;
+  private readonly origin: Ns;
+  private stopped = false;
+  private readonly unsubscribe: () => void;
+  private waiters = new Set<() => void>();
+
+  constructor(readonly kernel: Kernel) {
+    this.origin = wallNs() - kernel.now;
+    this.unsubscribe = kernel.onWake(() => this.arm());
+    this.arm();
+  }
+
+  /** Model time that corresponds to this wall instant. */
+  wallNow(): Ns {
+    return wallNs() - this.origin;
+  }
+
+  inject(label: string, fn: () => void): void {
+    this.catchUp();
+    this.kernel.at(this.kernel.now, fn, label, Priority.io);
+  }
+
+  waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {
+    if (cond()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!cond()) return;
+        finish(true);
+      };
+      const t = setTimeout(() => finish(cond()), timeout / 1e6);
+      const finish = (v: boolean): void => {
+        clearTimeout(t);
+        this.waiters.delete(check);
+        resolve(v);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  async advance(delta: Ns): Promise<void> {
+    await this.waitUntil(() => false, delta);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Run everything that is due by the wall clock, then bring model time to the wall. */
+  private catchUp(): void {
+    const w = this.wallNow();
+    while (this.kernel.step(w)) {
+      /* run due events */
+    }
+    this.kernel.setTime(w);
+    for (const check of [...this.waiters]) check();
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    const next = this.kernel.nextTime();
+    if (next === undefined) return;
+    if (this.timer && this.armedFor !== undefined && this.armedFor <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = next;
+    const delayMs = Math.max(0, (next - this.wallNow()) / 1e6);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      this.catchUp();
+      this.arm();
+    }, delayMs);
+  }
+}

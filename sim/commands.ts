@@ -1,0 +1,92 @@
+/**
+ * How a command is declared: once, in its group's table, with its forms, parameter schema,
+ * latency key and handlers (the shape of ESP-AT's test/read/set/exec handlers). The engine runs
+ * these; the docs generator prints them.
+ */
+import type { Final } from '../protocol/format.js';
+import type { ParamSpec, ParamValue } from '../protocol/params.js';
+import type { RawParam } from '../protocol/parse.js';
+import type { Ns } from './kernel.js';
+
+export type CommandGroup = 'system' | 'network' | 'pdp' | 'mqtt' | 'ssl' | 'fs';
+
+export interface RawInput {
+  /** Exact byte count; absent means "until Ctrl-Z" (or idle gap, handled by the command). */
+  length?: number;
+  /** Upper bound when no exact length is given. */
+  maxLength?: number;
+  /** Prompt text printed before the data is taken (default `>` framed as `\r\n>`). */
+  prompt?: string;
+  /** Delay before the prompt appears (profile latency). */
+  promptDelay?: Ns;
+  /** Give up after this model time from the prompt; `onTimeout` then decides the answer. */
+  timeout?: Ns;
+  /** Give up after this much model time without a new byte (MPUBEX's 5 s gap). */
+  idleGap?: Ns;
+  onData(ctx: CommandContext, data: Uint8Array, end: 'length' | 'ctrl-z' | 'cancel' | 'overflow'): void;
+  onTimeout(ctx: CommandContext, partial: Uint8Array, why: 'timeout' | 'idle'): void;
+}
+
+/**
+ * What a handler uses to answer. A handler that does not call a final result synchronously
+ * keeps the command running (the engine queues further lines) until it does.
+ */
+export interface CommandContext {
+  readonly name: string;
+  readonly form: 'test' | 'read' | 'set' | 'exec';
+  /** Raw parameters of the set form, for commands that need their quoting. */
+  readonly raw: readonly RawParam[];
+  info(line: string): void;
+  /** Bytes sent as they are (FSREAD data). */
+  data(bytes: Uint8Array): void;
+  ok(): void;
+  error(): void;
+  cme(code: number): void;
+  final(f: Final): void;
+  /** Enter raw-data mode (FSWRITE, MPUBEX). */
+  rawInput(req: RawInput): void;
+  /** True once a final result was given. */
+  readonly done: boolean;
+}
+
+export type Handler = (ctx: CommandContext, values: ParamValue[]) => void;
+
+export interface CommandSpec {
+  /** `+CGREG`, `E`, `&W`, `S3`: as the parser names it. */
+  name: string;
+  group: CommandGroup;
+  summary: string;
+  /** Source of the behaviour, e.g. `M p.130`, `seed`, `decisions §9`. */
+  source?: string;
+  /** Parameters of the set form. */
+  params?: readonly ParamSpec[];
+  /** Key into profile.latency applied before the handler runs (default `simple`). */
+  latency?: string;
+  /** Refused with +CME ERROR: 797 while AT+CFUN is 0 or 4. */
+  needsRadio?: boolean;
+  /** A set form whose parameters do not match answers this code (default 765). */
+  badParamCode?: number;
+  test?: Handler | readonly string[];
+  read?: Handler;
+  set?: Handler;
+  exec?: Handler;
+}
+
+export class CommandTable {
+  private readonly byName = new Map<string, CommandSpec>();
+
+  add(specs: readonly CommandSpec[]): void {
+    for (const s of specs) {
+      if (this.byName.has(s.name)) throw new Error(`command ${s.name} declared twice`);
+      this.byName.set(s.name, s);
+    }
+  }
+
+  get(name: string): CommandSpec | undefined {
+    return this.byName.get(name);
+  }
+
+  all(): CommandSpec[] {
+    return [...this.byName.values()];
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * The AT engine: turns received bytes into command executions and results into framed bytes.
+ * Byte-level syntax and formatting live in protocol/; this file adds time (per-command latency
+ * from the profile), the command queue, URC ordering and raw-data prompts.
+ */
+import { LineAssembler, LineEvent } from '../protocol/line.js';
+import { ERROR, Final, FormatSettings, OK, cme, formatFinal, formatInfo } from '../protocol/format.js';
+import { parseCommandLine, ParsedCommand, RawParam } from '../protocol/parse.js';
+import { parseParams, ParamValue } from '../protocol/params.js';
+import { CmeCode } from '../protocol/errors.js';
+import { CommandContext, CommandSpec, CommandTable, Handler, RawInput } from './commands.js';
+import { Kernel, TimerHandle } from './kernel.js';
+import { Profile, Latency, latencyOf } from './profile.js';
+import { Trace } from './trace.js';
+import { Uart } from './uart.js';
+import type { Logger } from 'pino';
+
+export interface EngineSettings extends FormatSettings {
+  echo: boolean;
+  s5: number;
+}
+
+type QueuedLine = { kind: 'line'; text: string } | { kind: 'error' };
+
+const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+
+export class AtEngine {
+  readonly table = new CommandTable();
+  readonly settings: EngineSettings;
+  private readonly assembler: LineAssembler;
+  private readonly queue: QueuedLine[] = [];
+  private busy = false;
+  /** Bumped on reboot so callbacks of a command from before the reboot do nothing. */
+  private generation = 0;
+  private heldUrcs: Uint8Array[] = [];
+  private rawReq: { req: RawInput; ctx: CommandContext; timers: TimerHandle[] } | undefined;
+  /** False while the module is booting: bytes are dropped, as by a UART not yet up. */
+  accepting = true;
+  /** Radio state probe for needsRadio commands (the network service sets it). */
+  radioOn: () => boolean = () => true;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly uart: Uart,
+    private readonly trace: Trace,
+    private readonly profile: Profile,
+    private readonly log: Logger,
+  ) {
+    this.settings = {
+      echo: profile.defaults.echo,
+      verbose: true,
+      quiet: false,
+      cmee: profile.defaults.cmee,
+      s3: 13,
+      s4: 10,
+      s5: 8,
+    };
+    this.assembler = new LineAssembler({ s3: 13, s5: 8, echo: this.settings.echo, maxLine: profile.limits.lineBuffer });
+    uart.toModem = (b) => this.onByte(b);
+  }
+
+  /** Apply settings changes (ATE, S3, S5) to the line assembler. */
+  syncLineSettings(): void {
+    const s = this.settings;
+    this.assembler.settings = { s3: s.s3, s5: s.s5, echo: s.echo, maxLine: this.profile.limits.lineBuffer };
+  }
+
+  /** Reboot: forget the partial line, queued lines, the running command and held URCs. */
+  reset(settings: Partial<EngineSettings>): void {
+    this.generation++;
+    this.assembler.reset();
+    this.queue.length = 0;
+    this.busy = false;
+    this.heldUrcs = [];
+    if (this.rawReq) for (const t of this.rawReq.timers) t.cancel();
+    this.rawReq = undefined;
+    Object.assign(this.settings, {
+      echo: this.profile.defaults.echo,
+      verbose: true,
+      quiet: false,
+      cmee: this.profile.defaults.cmee,
+      s3: 13,
+      s4: 10,
+      s5: 8,
+      ...settings,
+    });
+    this.syncLineSettings();
+  }
+
+  /** Print an unsolicited result code; held back while a command line is executing. */
+  urc(text: string): void {
+    if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'urc', text });
+    this.emitUrc(latin1(formatInfo(text, this.settings)));
+  }
+
+  /** An unsolicited line whose tail is raw bytes (the payload of +MSUB). */
+  urcWithPayload(head: string, payload: Uint8Array): void {
+    if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'urc', text: head + Buffer.from(payload).toString('latin1') });
+    const nl = String.fromCharCode(this.settings.s3, this.settings.s4);
+    const pre = this.settings.verbose ? nl + head : head;
+    this.emitUrc(Buffer.concat([latin1(pre), payload, latin1(nl)]));
+  }
+
+  private emitUrc(bytes: Uint8Array): void {
+    if (this.busy) {
+      if (this.heldUrcs.length >= 256) {
+        this.heldUrcs.shift();
+        this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'urc-overflow' });
+      }
+      this.heldUrcs.push(bytes);
+    } else {
+      this.uart.send(bytes);
+    }
+  }
+
+  /** Send raw text to the host, outside any command (boot lines). */
+  sendRaw(bytes: Uint8Array): void {
+    this.uart.send(bytes);
+  }
+
+  drawLatency(l: Latency, key: string): number {
+    if (l.jitter <= 0) return l.base;
+    return l.base + this.kernel.prng.stream(`latency:${key}`).int(0, l.jitter);
+  }
+
+  latency(key: string): number {
+    return this.drawLatency(latencyOf(this.profile, key), key);
+  }
+
+  private onByte(b: number): void {
+    if (!this.accepting) return;
+    const events = this.assembler.push(b);
+    for (const e of events) this.onLineEvent(e);
+  }
+
+  private onLineEvent(e: LineEvent): void {
+    switch (e.kind) {
+      case 'echo':
+        this.uart.send(e.bytes);
+        return;
+      case 'overflow':
+        this.log.debug({ length: e.length }, 'command line too long, discarded');
+        this.enqueue({ kind: 'error' });
+        return;
+      case 'line':
+        this.enqueue({ kind: 'line', text: e.text });
+        return;
+      case 'raw':
+        this.finishRaw(e.data, e.end);
+        return;
+    }
+  }
+
+  private enqueue(l: QueuedLine): void {
+    if (this.queue.length >= this.profile.limits.pendingLines) {
+      // Keep memory bounded but still answer: collapse into one ERROR.
+      const last = this.queue[this.queue.length - 1];
+      if (last?.kind !== 'error') this.queue.push({ kind: 'error' });
+      return;
+    }
+    this.queue.push(l);
+    if (!this.busy) this.nextLine();
+  }
+
+  private nextLine(): void {
+    const l = this.queue.shift();
+    if (!l) return;
+    this.busy = true;
+    const gen = this.generation;
+    if (l.kind === 'error') {
+      this.kernel.after(this.latency('simple'), () => gen === this.generation && this.endLine(ERROR), 'at-error');
+      return;
+    }
+    if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'cmd', line: l.text });
+    const parsed = parseCommandLine(l.text);
+    if (!parsed.ok) {
+      this.kernel.after(this.latency('simple'), () => gen === this.generation && this.endLine(ERROR), 'at-error');
+      return;
+    }
+    if (parsed.commands.length === 0) {
+      // bare `AT`
+      this.kernel.after(this.latency('simple'), () => gen === this.generation && this.endLine(OK), 'at');
+      return;
+    }
+    this.runChain(parsed.commands, 0, gen);
+  }
+
+  private runChain(cmds: ParsedCommand[], i: number, gen: number): void {
+    const cmd = cmds[i]!;
+    const spec = this.table.get(cmd.name);
+    const delay = this.latency(spec?.latency ?? 'simple');
+    this.kernel.after(
+      delay,
+      () => {
+        if (gen !== this.generation) return;
+        this.execute(cmd, spec, gen, (f) => {
+          if (gen !== this.generation) return;
+          if (f.kind === 'ok' && i + 1 < cmds.length) this.runChain(cmds, i + 1, gen);
+          else this.endLine(f);
+        });
+      },
+      `at:${cmd.name}`,
+    );
+  }
+
+  private execute(cmd: ParsedCommand, spec: CommandSpec | undefined, gen: number, done: (f: Final) => void): void {
+    if (!spec) return done(ERROR);
+    let handler: Handler | undefined;
+    let values: ParamValue[] = [];
+    let raw: RawParam[] = [];
+    switch (cmd.form) {
+      case 'test': {
+        const t = spec.test;
+        if (Array.isArray(t)) {
+          const lines = t as readonly string[];
+          handler = (ctx) => {
+            for (const line of lines) ctx.info(line);
+            ctx.ok();
+          };
+        } else handler = t as Handler | undefined;
+        break;
+      }
+      case 'read':
+        handler = spec.read;
+        break;
+      case 'exec':
+        handler = spec.exec;
+        break;
+      case 'set': {
+        handler = spec.set;
+        if (handler && spec.params) {
+          const r = parseParams(spec.params, cmd.args);
+          if (!r.ok) {
+            this.log.debug({ cmd: cmd.source, reason: r.reason }, 'bad parameters');
+            return done(cme(spec.badParamCode ?? CmeCode.invalidInput));
+          }
+          values = r.values;
+          raw = r.raw;
+        } else if (handler) {
+          values = [cmd.args];
+        }
+        break;
+      }
+    }
+    if (!handler) return done(ERROR);
+    if (spec.needsRadio && cmd.form !== 'test' && !this.radioOn()) return done(cme(CmeCode.cfunOff));
+    const ctx = this.makeContext(cmd, raw, gen, done);
+    try {
+      handler(ctx, values);
+    } catch (err) {
+      this.log.error({ err, cmd: cmd.source }, 'command handler threw');
+      this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'handler-threw', detail: String(err) });
+      if (!ctx.done) ctx.error();
+    }
+  }
+
+  private makeContext(cmd: ParsedCommand, raw: RawParam[], gen: number, done: (f: Final) => void): CommandContext {
+    let out: Uint8Array[] = [];
+    let finished = false;
+    const flush = (): void => {
+      if (out.length) this.uart.send(Buffer.concat(out));
+      out = [];
+    };
+    const engine = this;
+    const ctx: CommandContext = {
+      name: cmd.name,
+      form: cmd.form,
+      raw,
+      get done() {
+        return finished;
+      },
+      info(line: string) {
+        if (gen !== engine.generation || finished) return;
+        out.push(latin1(formatInfo(line, engine.settings)));
+      },
+      data(bytes: Uint8Array) {
+        if (gen !== engine.generation || finished) return;
+        out.push(bytes);
+      },
+      ok() {
+        ctx.final(OK);
+      },
+      error() {
+        ctx.final(ERROR);
+      },
+      cme(code: number) {
+        ctx.final(cme(code));
+      },
+      final(f: Final) {
+        if (gen !== engine.generation || finished) return;
+        finished = true;
+        flush();
+        done(f);
+      },
+      rawInput(req: RawInput) {
+        if (gen !== engine.generation || finished) return;
+        flush();
+        engine.startRaw(req, ctx, gen);
+      },
+    };
+    return ctx;
+  }
+
+  private startRaw(req: RawInput, ctx: CommandContext, gen: number): void {
+    this.assembler.enterRaw({ length: req.length, ctrlZ: req.length === undefined, maxLength: req.maxLength ?? req.length ?? 0 });
+    const timers: TimerHandle[] = [];
+    const state = { req, ctx, timers };
+    this.rawReq = state;
+    const promptAt = req.promptDelay ?? 0;
+    timers.push(
+      this.kernel.after(
+        promptAt,
+        () => {
+          if (gen !== this.generation) return;
+          const nl = String.fromCharCode(this.settings.s3, this.settings.s4);
+          this.uart.send(latin1(req.prompt ?? nl + '>'));
+          if (req.timeout !== undefined) {
+            timers.push(this.kernel.after(req.timeout, () => this.rawTimedOut(state, 'timeout'), 'raw-timeout'));
+          }
+        },
+        'raw-prompt',
+      ),
+    );
+    if (req.idleGap !== undefined) this.armIdle(state);
+  }
+
+  private armIdle(state: { req: RawInput; ctx: CommandContext; timers: TimerHandle[] }): void {
+    const gap = state.req.idleGap;
+    if (gap === undefined) return;
+    const seen = this.assembler.rawReceived;
+    const t = this.kernel.after(
+      gap,
+      () => {
+        if (this.rawReq !== state) return;
+        if (this.assembler.rawReceived !== seen) this.armIdle(state);
+        else this.rawTimedOut(state, 'idle');
+      },
+      'raw-idle',
+    );
+    state.timers.push(t);
+  }
+
+  private rawTimedOut(state: { req: RawInput; ctx: CommandContext; timers: TimerHandle[] }, why: 'timeout' | 'idle'): void {
+    if (this.rawReq !== state) return;
+    this.rawReq = undefined;
+    for (const t of state.timers) t.cancel();
+    const partial = this.assembler.abortRaw();
+    state.req.onTimeout(state.ctx, partial, why);
+  }
+
+  private finishRaw(data: Uint8Array, end: 'length' | 'ctrl-z' | 'cancel' | 'overflow'): void {
+    const state = this.rawReq;
+    if (!state) return;
+    this.rawReq = undefined;
+    for (const t of state.timers) t.cancel();
+    state.req.onData(state.ctx, data, end);
+  }
+
+  private endLine(f: Final): void {
+    const bytes = formatFinal(f, this.settings);
+    if (bytes) this.uart.send(latin1(bytes));
+    this.busy = false;
+    const held = this.heldUrcs;
+    this.heldUrcs = [];
+    for (const u of held) this.uart.send(u);
+    this.nextLine();
+  }
+}

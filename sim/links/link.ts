@@ -1,0 +1,10 @@
+/** A serial link between the modem's UART and a host: pty (socat), TCP, stdio, in-process. */
+export interface Link {
+  /** `pty:/path`, `tcp:127.0.0.1:7000`, `stdio`. */
+  readonly description: string;
+  /** Start delivering host bytes to `onData`. */
+  open(onData: (bytes: Uint8Array) => void): Promise<void>;
+  /** Bytes from the modem to the host (already paced by the UART). */
+  write(bytes: Uint8Array): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+/**
+ * A profile is one module's personality: identity strings, boot URCs, spellings, limits and the
+ * latency of every modelled step. Every guess the model makes lives here, so a user who learns
+ * the real module does otherwise changes a value, not code. Profiles inherit and override.
+ */
+import { Ns } from './kernel.js';
+
+/** A modelled delay: base plus uniform seeded jitter in [0, jitter]. */
+export interface Latency {
+  base: Ns;
+  jitter: Ns;
+}
+
+export interface BootUrc {
+  text: string;
+  /** Model time after power-on (or after the reset's OK) at which the line is printed. */
+  at: Ns;
+}
+
+export interface Profile {
+  name: string;
+  description: string;
+  identity: {
+    manufacturer: string;
+    model: string;
+    revision: string;
+    imei: string;
+    imsi: string;
+    iccid: string;
+    /** ATI lines. */
+    ati: string[];
+  };
+  uart: {
+    defaultBaud: number;
+    rates: number[];
+  };
+  defaults: {
+    echo: boolean;
+    cmee: 0 | 1 | 2;
+  };
+  limits: {
+    /** Longest command line (decisions §3). */
+    lineBuffer: number;
+    /** Lines queued while a command runs; more are answered ERROR. */
+    pendingLines: number;
+    mqttPayload: number;
+    mqttTopic: number;
+    mqttClientField: number;
+    cacheSlots: number;
+    fsCapacity: number;
+    fsWriteMax: number;
+    fsNameMax: number;
+  };
+  boot: {
+    /** Lines printed after power-on or reset, in order. */
+    urcs: BootUrc[];
+    /** Time from a reset command's OK to power-on of the new boot. */
+    resetDelay: Ns;
+  };
+  network: {
+    /** From power-on (CFUN=1) to the SIM being ready. */
+    simReady: Latency;
+    /** From SIM ready / CFUN=1 to registered. */
+    register: Latency;
+    /** From registration to the default PDP context (cid 1) being active. */
+    defaultPdp: Latency;
+    /** Home network identity. */
+    operator: { longName: string; shortName: string; numeric: string };
+    lac: string;
+    ci: string;
+    /** 7 = E-UTRAN. */
+    act: number;
+    apn: string;
+    /** Default context address; later contexts count up from it. */
+    ipBase: string;
+    rssi: number;
+    ber: number;
+  };
+  spellings: {
+    /** URC(s) printed when the network deactivates the PDP context. */
+    pdpDeact: string[];
+    /** Final result of AT+CIPSHUT (decisions §9). */
+    shutOk: string;
+    /** Read form of AT+CMEE (the manual prints a space before the colon). */
+    cmeeRead: string;
+  };
+  /** Latency per command key (`simple`, `fs.mkdir`, `mqtt.connack` ...). */
+  latency: Record<string, Latency>;
+}
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
+};
+
+export function mergeProfile<T>(base: T, over: DeepPartial<T> | undefined): T {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    const b = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)) {
+      out[k] = mergeProfile(b, v as DeepPartial<typeof b>);
+    } else if (v !== undefined) {
+      out[k] = v;
+    }
+  }
+  return out as T;
+}
+
+export function latencyOf(p: Profile, key: string): Latency {
+  return p.latency[key] ?? p.latency['simple'] ?? { base: 0, jitter: 0 };
+}

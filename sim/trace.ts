@@ -1,0 +1,76 @@
+/**
+ * The trace: every byte on the UART, every command, state change and fault, stamped with the
+ * model time in ns. Written as JSON lines; the same seed and input give the same file.
+ */
+import { createWriteStream, WriteStream } from 'node:fs';
+import { Ns } from './kernel.js';
+
+export type TraceRecord =
+  | { t: Ns; ev: 'rx' | 'tx'; b: number }
+  | { t: Ns; ev: 'cmd'; line: string }
+  | { t: Ns; ev: 'state'; what: string; from?: unknown; to: unknown }
+  | { t: Ns; ev: 'fault'; what: string; detail?: unknown }
+  | { t: Ns; ev: 'urc'; text: string }
+  | { t: Ns; ev: 'net'; what: string; detail?: unknown }
+  | { t: Ns; ev: 'boot'; generation: number };
+
+export interface TraceOptions {
+  /** Write JSON lines to this file. */
+  file?: string;
+  /** Keep records in memory (tests, scenario runner). Bounded by `memoryLimit`. */
+  memory?: boolean;
+  memoryLimit?: number;
+}
+
+export class Trace {
+  readonly records: TraceRecord[] = [];
+  private readonly out: WriteStream | undefined;
+  private readonly memory: boolean;
+  private readonly limit: number;
+  private pending: string[] = [];
+  /** Records dropped from memory once the limit was reached (the file still has them). */
+  droppedFromMemory = 0;
+  private listeners: Array<(r: TraceRecord) => void> = [];
+
+  constructor(opts: TraceOptions = {}) {
+    this.out = opts.file ? createWriteStream(opts.file, { flags: 'w' }) : undefined;
+    this.memory = opts.memory ?? false;
+    this.limit = opts.memoryLimit ?? 1_000_000;
+  }
+
+  get enabled(): boolean {
+    return this.out !== undefined || this.memory || this.listeners.length > 0;
+  }
+
+  record(r: TraceRecord): void {
+    if (this.memory) {
+      if (this.records.length < this.limit) this.records.push(r);
+      else this.droppedFromMemory++;
+    }
+    if (this.out) {
+      this.pending.push(JSON.stringify(r));
+      if (this.pending.length >= 512) this.flush();
+    }
+    for (const l of this.listeners) l(r);
+  }
+
+  onRecord(fn: (r: TraceRecord) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
+  }
+
+  private flush(): void {
+    if (!this.out || this.pending.length === 0) return;
+    this.out.write(this.pending.join('\n') + '\n');
+    this.pending = [];
+  }
+
+  close(): Promise<void> {
+    this.flush();
+    const out = this.out;
+    if (!out) return Promise.resolve();
+    return new Promise((resolve) => out.end(resolve));
+  }
+}
