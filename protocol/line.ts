@@ -36,6 +36,8 @@ const ESC = 0x1b;
 export class LineAssembler {
   private buf: number[] = [];
   private discarded = 0;
+  /** The last command line, for `A/` (V.250 §5.2.4: repeat the last command line). */
+  private lastLine: string | undefined;
   private raw: RawRequest | undefined;
   private rawBuf: Uint8Array = new Uint8Array(0);
   private rawLen = 0;
@@ -89,7 +91,15 @@ export class LineAssembler {
       const text = latin1(this.buf);
       this.buf = [];
       const line = commandLineOf(text);
-      if (line !== undefined) out.push({ kind: 'line', text: line });
+      if (line !== undefined) {
+        this.lastLine = line;
+        out.push({ kind: 'line', text: line });
+      }
+      return out;
+    }
+    if (byte === 0x2f /* '/' */ && this.discarded === 0 && isRepeatPrefix(this.buf)) {
+      this.buf = [];
+      if (this.lastLine !== undefined) out.push({ kind: 'line', text: this.lastLine });
       return out;
     }
     if (byte === s.s5) {
@@ -126,6 +136,11 @@ export class LineAssembler {
     this.rawLen = 0;
     return { kind: 'raw', data, end };
   }
+}
+
+/** `A` or `a` alone (after noise-free start) makes `A/` a repeat request. */
+function isRepeatPrefix(buf: number[]): boolean {
+  return buf.length === 1 && (buf[0] === 0x41 || buf[0] === 0x61);
 }
 
 function latin1(bytes: number[]): string {

@@ -42,6 +42,7 @@ export interface VirtualClockOptions {
 export class VirtualClock implements ClockDriver {
   readonly kind = 'virtual' as const;
   private running = false;
+  private idle: Promise<void> = Promise.resolve();
   private stopped = false;
   private autoLimit: Ns = -1;
   private readonly unsubscribe: () => void;
@@ -88,8 +89,12 @@ export class VirtualClock implements ClockDriver {
    * waits up to idleGraceMs of wall time for outside inputs before jumping to the deadline.
    */
   async runWhile(cond: () => boolean, deadline: Ns, graceForOutside = true): Promise<boolean> {
-    if (this.running) throw new Error('VirtualClock: nested run');
+    // One run at a time: a caller that arrives while the free-running loop (or another wait)
+    // is stepping waits for it, then steps on its own.
+    while (this.running) await this.idle;
     this.running = true;
+    let done!: () => void;
+    this.idle = new Promise((r) => (done = r));
     try {
       let sinceYield = 0;
       for (;;) {
@@ -115,6 +120,7 @@ export class VirtualClock implements ClockDriver {
       }
     } finally {
       this.running = false;
+      done();
     }
   }
 

@@ -16,6 +16,8 @@ import { SystemService } from './services/system.js';
 import { NetworkService } from './services/network.js';
 import { PdpService } from './services/pdp.js';
 import { MqttService, MqttServiceOptions } from './services/mqtt.js';
+import { FsService } from './services/fs.js';
+import { SslService } from './services/ssl.js';
 import { Nvram } from '../fs-model/nvram.js';
 import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
@@ -57,6 +59,8 @@ export class Modem {
   readonly network: NetworkService;
   readonly pdp: PdpService;
   readonly mqtt: MqttService;
+  readonly fs: FsService;
+  readonly ssl: SslService;
   readonly services: Service[];
   /** In-process host side of the UART (tests, fixtures). */
   readonly host: HostPort;
@@ -85,8 +89,10 @@ export class Modem {
     this.system = new SystemService(this);
     this.network = new NetworkService(this);
     this.pdp = new PdpService(this);
+    this.fs = new FsService(this);
+    this.ssl = new SslService(this);
     this.mqtt = new MqttService(this, opts.mqtt);
-    this.services = [this.system, this.network, this.pdp, this.mqtt];
+    this.services = [this.system, this.network, this.pdp, this.fs, this.ssl, this.mqtt];
     for (const s of this.services) this.engine.table.add(s.commands);
     this.restoreSavedSettings();
     this.powerOn();

@@ -162,3 +162,12 @@ describe('result formatting', () => {
     expect(formatFinal(OK, { ...s, quiet: true })).toBe('');
   });
 });
+
+describe('A/ repeats the last command line', () => {
+  it('re-emits the previous line without a terminator', () => {
+    const a = new LineAssembler(settings());
+    expect(lines(feed(a, 'AT+CSQ\r'))).toEqual(['AT+CSQ']);
+    expect(lines(feed(a, 'A/'))).toEqual(['AT+CSQ']);
+    expect(lines(feed(a, 'a/'))).toEqual(['AT+CSQ']);
+  });
+});
