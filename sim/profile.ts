@@ -60,29 +60,61 @@ export interface Profile {
   network: {
     /** From power-on (CFUN=1) to the SIM being ready. */
     simReady: Latency;
-    /** From SIM ready / CFUN=1 to registered. */
+    /** From SIM ready / CFUN=1 / coverage back to registered. */
     register: Latency;
-    /** From registration to the default PDP context (cid 1) being active. */
+    /** From registration to attached with the default PDP context (cid 1) active. */
     defaultPdp: Latency;
+    /** From registration to the network time URC (`spellings.nitz`). */
+    nitz: Latency;
+    /**
+     * How long CGATT=1, CGACT=1 and COPS=0 wait for a registration that does not come before
+     * they give up with +CME ERROR: 30 (below the manual's 108 s maximum response time).
+     */
+    procedureTimeout: Ns;
     /** Home network identity. */
     operator: { longName: string; shortName: string; numeric: string };
+    /** AT+COPS? operator format at power-on: 0 long, 1 short, 2 numeric. */
+    copsFormat: 0 | 1 | 2;
+    /** Quoted hex location area / tracking area code and cell id of the serving cell. */
     lac: string;
     ci: string;
     /** 7 = E-UTRAN. */
     act: number;
+    /** APN the network assigns when a context asks for none. */
     apn: string;
-    /** Default context address; later contexts count up from it. */
+    /** Default context address; context n gets this address plus n - 1. */
     ipBase: string;
+    /** IPv6 address (dotted-decimal, 16 bytes) of IPV6/IPV4V6 contexts; last byte plus n - 1. */
+    ipv6Base: string;
+    /** Signal at the antenna (CSQ units) and bit error rate. */
     rssi: number;
     ber: number;
+    /** Seeded per-read variation of rssi, ± this many steps (0 = steady). */
+    rssiSpread: number;
   };
   spellings: {
-    /** URC(s) printed when the network deactivates the PDP context. */
+    /** URC(s) printed when the network deactivates a PDP context; `{cid}` is replaced. */
     pdpDeact: string[];
+    /** URC(s) printed when the module activates a context (boot, CGATT, CGACT); `{cid}` is replaced. */
+    pdpAct: string[];
+    /** URC(s) printed when AT+CGACT=0 deactivates a context; `{cid}` is replaced. */
+    mePdpDeact: string[];
+    /** URC(s) printed when the network detaches the module. */
+    nwDetach: string[];
+    /** URC(s) printed on registration (`^MODE: 17,17`, `+E_UTRAN Service`). */
+    registered: string[];
+    /** URC(s) printed when registration is lost. */
+    deregistered: string[];
+    /** Network time URC(s) printed after registration. */
+    nitz: string[];
+    /** Fields in a +CGDCONT read line: 6 (manual, with d_comp,h_comp) or 4 (real EC7xx log). */
+    cgdcontFields: 4 | 6;
     /** Final result of AT+CIPSHUT (decisions §9). */
     shutOk: string;
     /** Read form of AT+CMEE (the manual prints a space before the colon). */
     cmeeRead: string;
+    /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (decisions §11). */
+    mqttConnectFailState: string;
   };
   /** Latency per command key (`simple`, `fs.mkdir`, `mqtt.connack` ...). */
   latency: Record<string, Latency>;

@@ -2,6 +2,8 @@ import { ms } from '../kernel.js';
 import { DeepPartial, Profile, mergeProfile } from '../profile.js';
 import { air724ug } from './air724ug.js';
 
+const l = (baseMs: number, jitterMs = 0) => ({ base: ms(baseMs), jitter: ms(jitterMs) });
+
 /** Luat Air780E (EC618, firmware AirM2M_780E_V11xx_LTE_AT): the boot log of at-commands.md §9. */
 export const air780eOverrides: DeepPartial<Profile> = {
   name: 'air780e',
@@ -13,15 +15,26 @@ export const air780eOverrides: DeepPartial<Profile> = {
   },
   limits: { mqttPayload: 4100 },
   boot: {
-    urcs: [
-      { text: 'RDY', at: ms(1500) },
-      { text: '^MODE: 17,17', at: ms(6800) },
-      { text: '+E_UTRAN Service', at: ms(6810) },
-      { text: '+CGEV: ME PDN ACT 1', at: ms(6900) },
-      { text: '+NITZ: 2024/08/23,06:52:50+32,0', at: ms(7000) },
-    ],
+    // ^MODE, +E_UTRAN Service, +CGEV: ME PDN ACT and +NITZ come from the network model
+    // (spellings below), on the network timing: ~5.3 s after RDY in the real AT+RESET log.
+    urcs: [{ text: 'RDY', at: ms(1500) }],
   },
-  spellings: { pdpDeact: ['+CGEV: NW PDN DEACT 1'] },
+  network: {
+    simReady: l(1600),
+    register: l(5000, 400),
+    defaultPdp: l(90, 40),
+    nitz: l(200, 60),
+  },
+  spellings: {
+    pdpDeact: ['+CGEV: NW PDN DEACT {cid}'],
+    pdpAct: ['+CGEV: ME PDN ACT {cid}'],
+    mePdpDeact: ['+CGEV: ME PDN DEACT {cid}'],
+    nwDetach: ['+CGEV: NW DETACH'],
+    registered: ['^MODE: 17,17', '+E_UTRAN Service'],
+    deregistered: ['^MODE: 0,0'],
+    nitz: ['+NITZ: 2024/08/23,06:52:50+32,0'],
+    cgdcontFields: 4,
+  },
 };
 
 export const air780e: Profile = mergeProfile(air724ug, air780eOverrides);

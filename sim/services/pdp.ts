@@ -1,33 +1,447 @@
 /**
- * Packet domain: GPRS attach, PDP contexts, the TCPIP bearer state (stub for the foundation;
- * the cellular network model fills it in). Other services read `dataReady` and listen for
- * bearer loss through `onBearerLost`.
+ * Packet domain: GPRS attach (AT+CGATT), PDP contexts (AT+CGDCONT, AT+CGACT, AT+CGPADDR) and
+ * the single-link TCPIP state (AT+CIPSHUT, AT+CIPSTATUS). The network service drives attach
+ * from registration; like LTE, attach brings up the default context cid 1 (decisions §8).
+ *
+ * Other services read `dataReady` and hear of bearer loss through `onBearerLost`. Network-side
+ * events (`networkDeactivate`, `networkDetach`) are public for the scenario runner and the
+ * control API; call them inside `modem.clock.inject`.
  */
-import { CommandSpec } from '../commands.js';
+import { CommandContext, CommandSpec } from '../commands.js';
+import type { TimerHandle } from '../kernel.js';
 import type { Modem } from '../modem.js';
-import { Service } from '../service.js';
+import { Latency, latencyOf } from '../profile.js';
+import { Service, TimerSet } from '../service.js';
+import { CmeCode } from '../../protocol/errors.js';
+import { DEFAULT_CID, PdpContext, PdpContextSnapshot, isIpv4, pdpTypeOf } from '../network/pdp-context.js';
+import { Waiters, spellFor } from '../network/waiters.js';
+
+/** Single-link TCPIP states (M p.156); this model moves between IP INITIAL and PDP DEACT. */
+export type TcpipState =
+  | 'IP INITIAL'
+  | 'IP START'
+  | 'IP CONFIG'
+  | 'IP GPRSACT'
+  | 'IP STATUS'
+  | 'TCP CONNECTING'
+  | 'CONNECT OK'
+  | 'TCP CLOSING'
+  | 'TCP CLOSED'
+  | 'PDP DEACT';
+
+export interface PdpSnapshot {
+  attached: boolean;
+  contexts: PdpContextSnapshot[];
+  tcpipState: TcpipState;
+  dataReady: boolean;
+}
+
+/** How contexts go down: by the network (URC, PDP DEACT), by AT+CGACT=0 (URC), or silently. */
+type Teardown = 'network' | 'cgact' | 'silent';
+
+const int = (name: string, min: number, max: number, optional = false) =>
+  ({ name, type: 'int', min, max, optional }) as const;
+const str = (name: string, maxLength: number, optional = false) =>
+  ({ name, type: 'string', maxLength, optional }) as const;
+
+const CGDCONT_TEST = [
+  '+CGDCONT: (1-15),"IP",,,,,(0),(0,2),(0),(0),(0,1),(0),(0,1),(0)',
+  '+CGDCONT: (1-15),"IPV6",,,,,(0),(0,2),(0),(0),(0,1),(0),(0),(0)',
+  '+CGDCONT: (1-15),"IPV4V6",,,,,(0),(0,2),(0),(0),(0,1),(0),(0,1),(0)',
+  '+CGDCONT: (1-15),"Non-IP",,,,,(0),(0,2),(0),(0),(0,1),(0),(0),(0),(0,1)',
+];
 
 export class PdpService implements Service {
   readonly name = 'pdp';
-  readonly commands: readonly CommandSpec[] = [];
+  readonly commands: readonly CommandSpec[];
+  private readonly timers: TimerSet;
+  private readonly contexts = new Map<number, PdpContext>();
+  attached = false;
+  /** Cleared by AT+CGATT=0: registration then no longer attaches by itself. */
+  private autoAttach = true;
+  tcpipState: TcpipState = 'IP INITIAL';
+  private attaching: TimerHandle | undefined;
+  private readonly attachWaiters: Waiters;
   private lostListeners: Array<() => void> = [];
+  private shutListeners: Array<() => void> = [];
+  private wasReady = false;
 
-  constructor(private readonly modem: Modem) {}
-
-  /** True when a context is active and the TCPIP state is not `PDP DEACT` (MIPSTART may run). */
-  get dataReady(): boolean {
-    return this.modem.network.simReady;
+  constructor(private readonly modem: Modem) {
+    this.timers = new TimerSet(modem.kernel);
+    this.attachWaiters = new Waiters(this.timers, 'attach-wait');
+    this.commands = this.declare();
   }
 
-  /** Called when the bearer goes away (network deactivation, detach, CFUN=0). */
+  /**
+   * True when the radio is on, the module registered and attached, a context is active with an
+   * address, and the TCPIP state is not `PDP DEACT` (decisions §9: MIPSTART may run).
+   */
+  get dataReady(): boolean {
+    const n = this.modem.network;
+    if (n.cfun !== 1 || !n.registered || !this.attached || this.tcpipState === 'PDP DEACT') return false;
+    for (const c of this.contexts.values()) if (c.active && (c.ipv4 ?? c.ipv6) !== undefined) return true;
+    return false;
+  }
+
+  /** Called when `dataReady` turns false (network deactivation, detach, CFUN=0 ...), before any URC. */
   onBearerLost(fn: () => void): void {
     this.lostListeners.push(fn);
   }
 
-  protected bearerLost(): void {
-    for (const f of this.lostListeners) f();
+  /** Called when AT+CIPSHUT closes every IP connection. */
+  onShut(fn: () => void): void {
+    this.shutListeners.push(fn);
   }
 
-  powerOn(): void {}
-  powerOff(): void {}
+  context(cid: number): PdpContextSnapshot | undefined {
+    return this.contexts.get(cid)?.snapshot();
+  }
+
+  snapshot(): PdpSnapshot {
+    return {
+      attached: this.attached,
+      contexts: this.sorted().map((c) => c.snapshot()),
+      tcpipState: this.tcpipState,
+      dataReady: this.dataReady,
+    };
+  }
+
+  powerOn(): void {
+    this.contexts.clear();
+    this.contexts.set(DEFAULT_CID, new PdpContext(DEFAULT_CID));
+    this.attached = false;
+    this.autoAttach = true;
+    this.tcpipState = 'IP INITIAL';
+    this.wasReady = false;
+  }
+
+  powerOff(): void {
+    this.timers.cancelAll();
+    this.attaching = undefined;
+    this.attachWaiters.clear();
+    this.attached = false;
+    for (const c of this.contexts.values()) c.deactivate();
+    // A reboot is not a bearer loss the MQTT side must hear of: it is powered off too.
+    this.wasReady = false;
+  }
+
+  // ---- network-side events -------------------------------------------------------------
+
+  /**
+   * The network releases a context (default: the lowest active cid): the MQTT link drops
+   * silently, `+PDP DEACT` (profile spelling) is printed, the TCPIP state is `PDP DEACT` until
+   * AT+CIPSHUT. Returns false when no such context is active.
+   */
+  networkDeactivate(cid?: number): boolean {
+    const target = cid ?? this.sorted().find((c) => c.active)?.cid;
+    if (target === undefined || !this.contexts.get(target)?.active) return false;
+    this.teardown([target], 'network');
+    return true;
+  }
+
+  /** The network detaches the module: every context goes as by `networkDeactivate`. */
+  networkDetach(): boolean {
+    if (!this.attached && !this.attaching) return false;
+    this.cancelAttaching();
+    this.attached = false;
+    this.trace('attached', true, false);
+    this.teardown(this.activeCids(), 'network');
+    for (const u of this.modem.profile.spellings.nwDetach) this.modem.engine.urc(u);
+    this.checkReady();
+    return true;
+  }
+
+  // ---- driven by the network service ----------------------------------------------------
+
+  onRegistered(): void {
+    if (this.autoAttach || this.attachWaiters.size > 0) this.startAttach(this.modem.profile.network.defaultPdp, 'net:defaultPdp');
+  }
+
+  /** Registration ended; `network` = the network's doing (contexts go with +PDP DEACT). */
+  onRegistrationLost(cause: 'network' | 'module'): void {
+    this.cancelAttaching();
+    if (this.attached) {
+      this.attached = false;
+      this.trace('attached', true, false);
+    }
+    this.teardown(this.activeCids(), cause === 'network' ? 'network' : 'silent');
+    this.checkReady();
+  }
+
+  // ---- attach and contexts --------------------------------------------------------------
+
+  /** Attach, which in LTE also activates the default context; waiters get their answer then. */
+  private startAttach(latency: Latency, key: string): void {
+    if (this.attached || this.attaching || !this.modem.network.registered) return;
+    this.attaching = this.timers.after(
+      this.modem.engine.drawLatency(latency, key),
+      () => {
+        this.attaching = undefined;
+        if (!this.modem.network.registered) return;
+        this.attached = true;
+        this.autoAttach = true;
+        this.trace('attached', false, true);
+        if (!this.contexts.has(DEFAULT_CID)) this.contexts.set(DEFAULT_CID, new PdpContext(DEFAULT_CID));
+        this.activate([DEFAULT_CID]);
+        this.attachWaiters.settle(true);
+      },
+      'pdp-attach',
+    );
+  }
+
+  private cancelAttaching(): void {
+    this.timers.cancel(this.attaching);
+    this.attaching = undefined;
+  }
+
+  /** Answer `done(true)` once attached, or `done(false)` after the procedure timeout. */
+  private whenAttached(done: (ok: boolean) => void): void {
+    if (this.attached) return done(true);
+    this.attachWaiters.add(this.modem.profile.network.procedureTimeout, done);
+    if (this.modem.network.registered) this.startAttach(latencyOf(this.modem.profile, 'cgatt'), 'cgatt');
+  }
+
+  private activate(cids: number[]): void {
+    const net = this.modem.profile.network;
+    const done: number[] = [];
+    for (const cid of cids) {
+      const c = this.contexts.get(cid);
+      if (!c || c.active) continue;
+      c.activate(net);
+      done.push(cid);
+      this.trace(`context.${cid}`, 'inactive', c.ipv4 ?? c.ipv6 ?? 'active');
+    }
+    for (const u of spellFor(this.modem.profile.spellings.pdpAct, done)) this.modem.engine.urc(u);
+    this.checkReady();
+  }
+
+  /** Contexts go down; listeners hear of a lost bearer before the URC is printed (decisions §9). */
+  private teardown(cids: number[], how: Teardown): void {
+    const gone = cids.filter((cid) => this.contexts.get(cid)?.active);
+    if (gone.length === 0) return;
+    for (const cid of gone) {
+      this.contexts.get(cid)!.deactivate();
+      this.trace(`context.${cid}`, 'active', `inactive (${how})`);
+    }
+    if (how === 'network' && this.tcpipState !== 'PDP DEACT') {
+      this.trace('tcpip', this.tcpipState, 'PDP DEACT');
+      this.tcpipState = 'PDP DEACT';
+    }
+    this.checkReady();
+    const { spellings } = this.modem.profile;
+    const lines = how === 'network' ? spellings.pdpDeact : how === 'cgact' ? spellings.mePdpDeact : [];
+    for (const u of spellFor(lines, gone)) this.modem.engine.urc(u);
+  }
+
+  private checkReady(): void {
+    const ready = this.dataReady;
+    const lost = this.wasReady && !ready;
+    this.wasReady = ready;
+    if (!lost) return;
+    this.modem.trace.record({ t: this.modem.kernel.now, ev: 'net', what: 'bearer-lost' });
+    this.notify(this.lostListeners, 'bearer-lost');
+  }
+
+  private notify(listeners: Array<() => void>, what: string): void {
+    for (const f of listeners) {
+      try {
+        f();
+      } catch (err) {
+        this.modem.log.error({ err, what }, 'pdp listener threw');
+      }
+    }
+  }
+
+  private sorted(): PdpContext[] {
+    return [...this.contexts.values()].sort((a, b) => a.cid - b.cid);
+  }
+
+  private activeCids(): number[] {
+    return this.sorted()
+      .filter((c) => c.active)
+      .map((c) => c.cid);
+  }
+
+  private trace(what: string, from: unknown, to: unknown): void {
+    const { trace, kernel } = this.modem;
+    if (trace.enabled) trace.record({ t: kernel.now, ev: 'state', what: `pdp.${what}`, from, to });
+  }
+
+  private radioOff(ctx: CommandContext): boolean {
+    if (this.modem.network.cfun === 1) return false;
+    ctx.cme(CmeCode.cfunOff);
+    return true;
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  private declare(): CommandSpec[] {
+    const m = this.modem;
+    return [
+      {
+        name: '+CGATT',
+        group: 'pdp',
+        summary: 'GPRS attach (1) / detach (0); 797 with the radio off',
+        source: 'M p.132; seed',
+        params: [int('state', 0, 1)],
+        test: ['+CGATT: (0-1)'],
+        read: (ctx) => {
+          ctx.info(`+CGATT: ${this.attached ? 1 : 0}`);
+          ctx.ok();
+        },
+        set: (ctx, [state]) => {
+          if (this.radioOff(ctx)) return;
+          if (state === 1) {
+            this.autoAttach = true;
+            return this.whenAttached((ok) => (ok ? ctx.ok() : ctx.cme(CmeCode.noNetworkService)));
+          }
+          this.autoAttach = false;
+          this.cancelAttaching();
+          if (!this.attached) return ctx.ok();
+          this.timers.after(
+            m.engine.latency('cgatt'),
+            () => {
+              if (this.attached) {
+                this.attached = false;
+                this.trace('attached', true, false);
+                this.teardown(this.activeCids(), 'silent');
+              }
+              ctx.ok();
+            },
+            'cgatt-detach',
+          );
+        },
+      },
+      {
+        name: '+CGDCONT',
+        group: 'pdp',
+        summary: 'Define PDP context <cid> 1..15: type, APN, address; `=<cid>` alone undefines it',
+        source: 'M p.132',
+        params: [int('cid', 1, 15), str('type', 8, true), str('apn', 99, true), str('addr', 15, true), int('d_comp', 0, 2, true), int('h_comp', 0, 4, true)],
+        test: CGDCONT_TEST,
+        read: (ctx) => {
+          for (const c of this.sorted()) ctx.info(c.cgdcontLine(m.profile.spellings.cgdcontFields));
+          ctx.ok();
+        },
+        set: (ctx, [cid, type, apn, addr, dComp, hComp]) => {
+          const id = cid as number;
+          if (ctx.raw.length === 1) {
+            if (this.contexts.get(id)?.active) return ctx.cme(CmeCode.operationFailed);
+            this.contexts.delete(id);
+            return ctx.ok();
+          }
+          const t = type === undefined || type === '' ? 'IP' : pdpTypeOf(type as string);
+          if (!t) return ctx.cme(CmeCode.invalidInput);
+          const a = (addr as string | undefined) ?? '';
+          if (a !== '' && !isIpv4(a)) return ctx.cme(CmeCode.invalidInput);
+          // A change to an active context takes effect at its next activation.
+          const c = this.contexts.get(id) ?? new PdpContext(id);
+          c.type = t;
+          c.apn = (apn as string | undefined) ?? '';
+          c.requestedAddress = a === '0.0.0.0' ? '' : a;
+          c.dComp = (dComp as number | undefined) ?? 0;
+          c.hComp = (hComp as number | undefined) ?? 0;
+          this.contexts.set(id, c);
+          ctx.ok();
+        },
+      },
+      {
+        name: '+CGACT',
+        group: 'pdp',
+        summary: 'Activate (1) / deactivate (0) context <cid>, or all without <cid>; attaches first',
+        source: 'M p.136; seed',
+        params: [int('state', 0, 1), int('cid', 1, 15, true)],
+        test: ['+CGACT: (0,1)'],
+        read: (ctx) => {
+          for (const c of this.sorted()) ctx.info(`+CGACT: ${c.cid},${c.active ? 1 : 0}`);
+          ctx.ok();
+        },
+        set: (ctx, [state, cid]) => {
+          if (this.radioOff(ctx)) return;
+          const id = cid as number | undefined;
+          if (id !== undefined && !this.contexts.has(id)) return ctx.cme(CmeCode.operationFailed);
+          if (state === 1) return this.activateFor(ctx, id);
+          const todo = (id !== undefined ? [id] : this.activeCids()).filter((c) => this.contexts.get(c)?.active);
+          if (todo.length === 0) return ctx.ok();
+          this.timers.after(
+            m.engine.latency('cgact'),
+            () => {
+              this.teardown(todo, 'cgact');
+              ctx.ok();
+            },
+            'cgact-deactivate',
+          );
+        },
+      },
+      {
+        name: '+CGPADDR',
+        group: 'pdp',
+        summary: 'PDP address of context <cid> (set) or of every defined context (exec)',
+        source: 'M AT+CGPADDR',
+        params: [int('cid', 1, 15)],
+        test: (ctx) => {
+          ctx.info(`+CGPADDR: (${this.sorted()
+            .map((c) => c.cid)
+            .join(',')})`);
+          ctx.ok();
+        },
+        set: (ctx, [cid]) => {
+          const c = this.contexts.get(cid as number);
+          if (!c) return ctx.cme(CmeCode.operationFailed);
+          ctx.info(c.cgpaddrLine());
+          ctx.ok();
+        },
+        exec: (ctx) => {
+          for (const c of this.sorted()) ctx.info(c.cgpaddrLine());
+          ctx.ok();
+        },
+      },
+      {
+        name: '+CIPSHUT',
+        group: 'pdp',
+        summary: 'Close every IP connection; TCPIP state back to IP INITIAL; answers SHUT OK',
+        source: 'M p.173; decisions §9',
+        latency: 'cipshut',
+        test: [],
+        exec: (ctx) => {
+          if (this.tcpipState !== 'IP INITIAL') this.trace('tcpip', this.tcpipState, 'IP INITIAL');
+          this.tcpipState = 'IP INITIAL';
+          this.notify(this.shutListeners, 'shut');
+          this.checkReady();
+          ctx.final({ kind: 'text', text: m.profile.spellings.shutOk });
+        },
+      },
+      {
+        name: '+CIPSTATUS',
+        group: 'pdp',
+        summary: 'TCPIP state: OK, then STATE: <state>',
+        source: 'M p.156',
+        test: [],
+        exec: (ctx) => {
+          const state = this.tcpipState;
+          ctx.ok();
+          m.engine.urc(`STATE: ${state}`);
+        },
+      },
+    ];
+  }
+
+  /** AT+CGACT=1[,cid]: attach if needed, then activate after the profile's latency. */
+  private activateFor(ctx: CommandContext, cid: number | undefined): void {
+    this.autoAttach = true;
+    this.whenAttached((ok) => {
+      if (!ok) return ctx.cme(CmeCode.noNetworkService);
+      const todo = (cid !== undefined ? [cid] : this.sorted().map((c) => c.cid)).filter((c) => !this.contexts.get(c)?.active);
+      if (todo.length === 0) return ctx.ok();
+      this.timers.after(
+        this.modem.engine.latency('cgact'),
+        () => {
+          if (!this.attached) return ctx.cme(CmeCode.operationFailed);
+          this.activate(todo);
+          ctx.ok();
+        },
+        'cgact-activate',
+      );
+    });
+  }
 }
