@@ -26,7 +26,7 @@ export class ExpectTimeout extends Error {
   }
 }
 
-const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK)\r\n/;
+const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK|TimeOut)\r\n/;
 
 export class HostPort {
   private buf = '';
@@ -95,7 +95,7 @@ export class HostPort {
 
   /**
    * Send a command line and return what came back through its final result code
-   * (`OK`, `ERROR`, `+CME ERROR: …`, `SHUT OK`), echo included.
+   * (`OK`, `ERROR`, `+CME ERROR: …`, `SHUT OK`, `TimeOut`), echo included.
    */
   async command(line: string, timeout: Ns = sec(10)): Promise<string> {
     this.write(line.endsWith('\r') ? line : line + '\r');
