@@ -2,6 +2,11 @@
 export interface Link {
   /** `pty:/path`, `tcp:127.0.0.1:7000`, `stdio`. */
   readonly description: string;
+  /**
+   * Where a host connects, once open: the pty link path or `host:port` (the bound port when
+   * port 0 was asked for). The CLI's `ready` record carries it as `serial`.
+   */
+  readonly address?: string;
   /** Start delivering host bytes to `onData`. */
   open(onData: (bytes: Uint8Array) => void): Promise<void>;
   /** Bytes from the modem to the host (already paced by the UART). */

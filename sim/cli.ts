@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * The `modemsim` command. `modemsim` alone prints help (it never starts serving, or creates a
+ * pty or data directory, by surprise); `modemsim serve` runs a modem until SIGINT/SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger, Logger } from './log.js';
+import { profiles } from './profiles/index.js';
+import { parseSerialSpec } from './links/spec.js';
+import { serve, Served, ServeOptions } from './serve.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The package version, from the package.json above this file (src via tsx, or dist/). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'modemsim' && pkg.version) return pkg.version;
+    } catch {
+      /* keep looking upwards */
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+function intArg(what: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${what} must be an integer`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${what} must be in ${min}..${max}`);
+    return n;
+  };
+}
+
+function serialArg(v: string): string {
+  try {
+    parseSerialSpec(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return v;
+}
+
+interface ServeFlags extends ServeOptions {
+  logLevel: string;
+}
+
+/** `serve` options; later issues add theirs (broker, control) here and read them in serve(). */
+function addServeOptions(cmd: Command): Command {
+  return cmd
+    .option('--serial <spec>', 'pty:PATH | tcp:HOST:PORT (port 0 = any free port) | stdio (default: pty:./ttyMODEM0 when socat is installed, else tcp:127.0.0.1:7000)', serialArg)
+    .addOption(new Option('--profile <name>', 'module profile').choices(Object.keys(profiles)).default('air724ug'))
+    .addOption(new Option('--clock <kind>', 'realtime: model time follows the wall clock; virtual: runs ahead by events, at most 10 s past the last host input').choices(['realtime', 'virtual']).default('realtime'))
+    .option('--seed <n>', 'seed for latency jitter', intArg('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--data-dir <dir>', 'flash image and AT&W settings', './.modemsim')
+    .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
+    .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
+    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('info'));
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  let served: Served | undefined;
+  let stopping = false;
+  const shutdown = async (code: number, why: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'shutting down');
+    try {
+      await served?.close();
+    } catch (err) {
+      log.error({ err }, 'error while closing');
+      code = code || 1;
+    }
+    await flushed(log);
+    process.exit(code);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) process.exit(1); // a second signal: stop waiting for a clean close
+      void shutdown(0, sig);
+    });
+  }
+  try {
+    served = await serve(flags, log, {
+      onLost: (reason) => void shutdown(1, reason),
+      onHostGone: () => void shutdown(0, 'stdin ended'),
+    });
+  } catch (err) {
+    // One line, no stack: start-up errors are the user's to fix (missing socat, busy port).
+    log.fatal(err instanceof Error ? err.message : String(err));
+    await flushed(log);
+    process.exit(1);
+  }
+  log.info(served.readyInfo, 'ready');
+}
+
+/** The pretty transport writes from a worker thread: let it finish before exiting. */
+function flushed(log: Logger): Promise<void> {
+  return new Promise((resolve) => log.flush(() => resolve()));
+}
+
+function buildProgram(): Command {
+  const program = new Command('modemsim')
+    .description('Simulated Luat Air724UG / Air780E 4G module: its AT firmware on a serial port')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError('(add --help for usage)');
+  const serveCmd = program.command('serve').description('run a modem on a serial link (pty, TCP or stdio)');
+  addServeOptions(serveCmd).action((flags: ServeFlags) => runServe(flags));
+  return program;
+}
+
+const program = buildProgram();
+if (process.argv.length <= 2) program.help();
+await program.parseAsync(process.argv);

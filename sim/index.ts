@@ -1,0 +1,25 @@
+/**
+ * modemsim's public API: build a modem in-process (tests, fixtures, embedding) or serve one on
+ * a serial link, as the CLI does.
+ */
+export { createModem, Modem } from './modem.js';
+export type { ModemOptions } from './modem.js';
+export { HostPort, ExpectTimeout } from './host.js';
+export type { Match } from './host.js';
+export { Kernel, Priority, ms, sec, NS_PER_MS, NS_PER_S } from './kernel.js';
+export type { Ns, TimerHandle, IoHold, KernelOptions } from './kernel.js';
+export { VirtualClock, RealtimeClock } from './clock.js';
+export type { ClockDriver, VirtualClockOptions } from './clock.js';
+export { Uart, byteTimeNs, FRAMING_8N1 } from './uart.js';
+export type { UartFraming } from './uart.js';
+export { Trace } from './trace.js';
+export type { TraceRecord, TraceOptions } from './trace.js';
+export { profiles, resolveProfile } from './profiles/index.js';
+export { mergeProfile, latencyOf } from './profile.js';
+export type { Profile, Latency, BootUrc, DeepPartial } from './profile.js';
+export { createLogger, silentLogger } from './log.js';
+export type { Logger } from './log.js';
+export { serve, defaultSerial, DEFAULT_PTY, DEFAULT_TCP } from './serve.js';
+export type { ServeOptions, ReadyInfo, Served } from './serve.js';
+export * as links from './links/index.js';
+export type { Link } from './links/link.js';

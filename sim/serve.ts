@@ -1,0 +1,117 @@
+/**
+ * `modemsim serve`: one modem on one serial link, until a signal. Kept apart from cli.ts (which
+ * only parses argv) so tests and embedders can run it in-process. Later issues extend
+ * ServeOptions and add their endpoints (broker, control) to the `ready` record.
+ */
+import { resolve } from 'node:path';
+import { createModem, Modem } from './modem.js';
+import { sec } from './kernel.js';
+import type { Logger } from './log.js';
+import type { Link } from './links/link.js';
+import { createLink, parseSerialSpec } from './links/spec.js';
+import { findOnPath } from './links/pty.js';
+import { resolveProfile } from './profiles/index.js';
+
+export const DEFAULT_PTY = 'pty:./ttyMODEM0';
+export const DEFAULT_TCP = 'tcp:127.0.0.1:7000';
+/** serve --clock virtual: model time may run this far past the last host input. */
+export const SERVE_AUTO_HORIZON = sec(10);
+/**
+ * After stdin ends the modem keeps running this much model time, so `printf 'AT\r' | modemsim
+ * serve --serial stdio` still prints the answer before the process exits.
+ */
+export const STDIO_LINGER = sec(1);
+
+export interface ServeOptions {
+  /** `pty:PATH`, `tcp:HOST:PORT`, `stdio`; absent: see defaultSerial(). */
+  serial?: string;
+  profile: string;
+  clock: 'realtime' | 'virtual';
+  seed: number;
+  dataDir: string;
+  trace?: string;
+  baud?: number;
+  // Later issues: broker / brokerTls / control options go here.
+}
+
+/** The one `ready` record; later issues add `broker`, `brokerTls`, `control`, `certs`. */
+export interface ReadyInfo {
+  /** pty link path or `host:port`: where a host program connects. */
+  serial: string;
+  link: string;
+  profile: string;
+  clock: 'realtime' | 'virtual';
+  baud: number;
+  seed: number;
+  dataDir: string;
+  trace?: string;
+  [extra: string]: unknown;
+}
+
+export interface ServeHooks {
+  /** The link died on its own (socat exited): the caller decides whether that ends the process. */
+  onLost?: (reason: string) => void;
+  /** The host ended the session (stdin EOF) and the linger time has passed. */
+  onHostGone?: () => void;
+}
+
+export interface Served {
+  readonly modem: Modem;
+  readonly link: Link;
+  readonly readyInfo: ReadyInfo;
+  close(): Promise<void>;
+}
+
+/** pty when socat is there, else TCP with a one-line hint. */
+export function defaultSerial(log: Logger): string {
+  if (findOnPath('socat')) return DEFAULT_PTY;
+  log.warn(`socat not found (apt-get install socat for a pty); serving on ${DEFAULT_TCP}`);
+  return DEFAULT_TCP;
+}
+
+/** Start a modem on its link. */
+export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks = {}): Promise<Served> {
+  const spec = parseSerialSpec(opts.serial ?? defaultSerial(log));
+  const profile = resolveProfile(opts.profile);
+  if (opts.baud !== undefined && !profile.uart.rates.includes(opts.baud)) {
+    throw new Error(`--baud ${opts.baud} is not a rate of ${profile.name} (${profile.uart.rates.join(', ')})`);
+  }
+  const dataDir = resolve(opts.dataDir);
+  const modem = createModem({
+    profile: opts.profile,
+    // The power-on rate; a rate saved with AT&W still wins, as on the module.
+    ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
+    seed: opts.seed,
+    clock: opts.clock,
+    ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
+    dataDir,
+    ...(opts.trace !== undefined && { traceFile: resolve(opts.trace) }),
+    log,
+  });
+  const hostEnded = (): void =>
+    modem.clock.inject('host-end', () => {
+      modem.kernel.after(STDIO_LINGER, () => modem.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');
+    });
+  const link = createLink(spec, { log, onLost: hooks.onLost, onEnd: hostEnded });
+  try {
+    await modem.attach(link);
+  } catch (err) {
+    await modem.close();
+    throw err;
+  }
+  // A free-running virtual clock only moves after an input; this one lets the boot lines out.
+  if (opts.clock === 'virtual') modem.clock.inject('serve-start', () => undefined);
+
+  const readyInfo: ReadyInfo = {
+    serial: link.address ?? link.description,
+    link: link.description,
+    profile: modem.profile.name,
+    clock: opts.clock,
+    baud: modem.uart.baud,
+    seed: opts.seed,
+    dataDir,
+    ...(opts.trace !== undefined && { trace: resolve(opts.trace) }),
+    // ── later issues add broker, brokerTls, control, certs here ──
+  };
+  return { modem, link, readyInfo, close: () => modem.close() };
+}

@@ -1,0 +1,232 @@
+/**
+ * `modemsim` as a user runs it: a child process, logs on stderr as JSON lines, one `ready`
+ * record, a real TCP socket or socat pty on the far side, SIGTERM to stop.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PtyHost, TcpHost } from './serial-host.js';
+import { tempDir } from './helpers.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+interface LogRecord {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+class Cli {
+  readonly child: ChildProcess;
+  readonly records: LogRecord[] = [];
+  stdout = '';
+  stderrText = '';
+  readonly exited: Promise<number | null>;
+  private partial = '';
+  private waiters: Array<() => void> = [];
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'sim/cli.ts', ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('latin1').on('data', (t: string) => {
+      this.stdout += t;
+      for (const w of [...this.waiters]) w();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (t: string) => {
+      this.stderrText += t;
+      this.partial += t;
+      const lines = this.partial.split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const l of lines) if (l.startsWith('{')) this.records.push(JSON.parse(l) as LogRecord);
+      for (const w of [...this.waiters]) w();
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Wait until stdout contains `text`. */
+  stdoutHas(text: string, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!this.stdout.includes(text)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timeout waiting for ${JSON.stringify(text)} on stdout: ${JSON.stringify(this.stdout)}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  /** The first log record with this msg (waits for it; fails if the process exits first). */
+  record(msg: string, timeoutMs = 15_000): Promise<LogRecord> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const r = this.records.find((x) => x.msg === msg);
+        if (!r) return;
+        done();
+        resolve(r);
+      };
+      const fail = (why: string) => (): void => {
+        done();
+        reject(new Error(`${why} waiting for "${msg}"; stderr: ${this.stderrText}`));
+      };
+      const onExit = fail('process exited');
+      const timer = setTimeout(fail('timeout'), timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.child.off('exit', onExit);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      this.child.once('exit', onExit);
+      this.waiters.push(check);
+      check();
+    });
+  }
+}
+
+describe('modemsim serve', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  function start(args: string[], env?: NodeJS.ProcessEnv): Cli {
+    const cli = new Cli(args, env);
+    cleanup.push(async () => {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) {
+        cli.child.kill('SIGKILL');
+        await cli.exited;
+      }
+    });
+    return cli;
+  }
+
+  function dataDir(): string {
+    const d = tempDir('modemsim-cli-');
+    cleanup.push(() => d.remove());
+    return d.path;
+  }
+
+  it('serves on TCP port 0: one ready record with host:port, AT works, SIGTERM exits 0', async () => {
+    const dir = dataDir();
+    const trace = join(dir, 'trace.jsonl');
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dir, '--trace', trace]);
+    const ready = await cli.record('ready');
+    expect(ready['serial']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(ready['serial']).not.toBe('127.0.0.1:0');
+    expect(ready).toMatchObject({ link: `tcp:${String(ready['serial'])}`, profile: 'air724ug', clock: 'realtime', baud: 115200, dataDir: dir });
+    expect(cli.records.filter((r) => r.msg === 'ready')).toHaveLength(1);
+
+    const host = new TcpHost(String(ready['serial']));
+    cleanup.push(() => host.close());
+    await host.connected;
+    // Real time: the boot lines come out 1.5–2.6 s after power-on.
+    expect(await host.expect('SMS READY\r\n', 10_000)).toBe('\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS READY\r\n');
+    expect(await host.command('AT')).toBe('AT\r\r\nOK\r\n');
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout).toBe('');
+    const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string });
+    expect(lines.some((r) => r.ev === 'rx')).toBe(true);
+    expect(lines.some((r) => r.ev === 'tx')).toBe(true);
+  });
+
+  it('serves on a socat pty with the virtual clock; SIGINT removes the link and exits 0', async () => {
+    const dir = dataDir();
+    const link = join(dir, 'ttyMODEM0');
+    const cli = start(['serve', '--serial', `pty:${link}`, '--clock', 'virtual', '--data-dir', join(dir, 'data')]);
+    const ready = await cli.record('ready');
+    expect(ready).toMatchObject({ serial: link, link: `pty:${link}`, clock: 'virtual' });
+    expect(existsSync(link)).toBe(true);
+
+    const host = new PtyHost(link);
+    cleanup.push(() => host.close());
+    await host.expect('SMS READY\r\n', 10_000);
+    expect(await host.command('AT')).toBe('AT\r\r\nOK\r\n');
+    expect(await host.command('ATE0')).toBe('ATE0\r\r\nOK\r\n');
+    expect(await host.command('AT+NOSUCH')).toBe('\r\nERROR\r\n');
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(existsSync(link)).toBe(false);
+  });
+
+  it('serves on stdio: modem bytes only on stdout, logs on stderr, exits 0 after stdin ends', async () => {
+    const cli = start(['serve', '--serial', 'stdio', '--clock', 'virtual', '--data-dir', dataDir()]);
+    await cli.record('ready');
+    await cli.stdoutHas('SMS READY\r\n');
+    expect(cli.stdout).toBe('\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS READY\r\n');
+    cli.stdout = '';
+    cli.child.stdin!.write('AT+CPIN?\r');
+    await cli.stdoutHas('OK\r\n');
+    expect(cli.stdout).toBe('AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n');
+    // The answer to a line sent just before EOF still comes out (1 s of model time of linger).
+    cli.child.stdin!.end('ATE0\r');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout).toBe('AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\nATE0\r\r\nOK\r\n');
+    expect(cli.records.some((r) => r.msg === 'shutting down' && r['why'] === 'stdin ended')).toBe(true);
+  });
+
+  it('fails with one line naming apt-get install socat when a pty is asked for and socat is missing', async () => {
+    const dir = dataDir();
+    const noBin = join(dir, 'bin');
+    mkdirSync(noBin);
+    const cli = start(['serve', '--serial', `pty:${join(dir, 'tty')}`, '--data-dir', dir], { ...process.env, PATH: noBin });
+    expect(await cli.exited).toBe(1);
+    const lines = cli.stderrText.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 60, msg: expect.stringContaining('apt-get install socat') });
+    expect(existsSync(join(dir, 'tty'))).toBe(false);
+  });
+
+  it('without socat the default serial is TCP 127.0.0.1:7000, with a one-line hint', async () => {
+    const dir = dataDir();
+    const noBin = join(dir, 'bin');
+    mkdirSync(noBin);
+    const cli = start(['serve', '--data-dir', dir], { ...process.env, PATH: noBin });
+    const hint = await cli.record('socat not found (apt-get install socat for a pty); serving on tcp:127.0.0.1:7000');
+    expect(hint.level).toBe(40);
+    // Port 7000 may be taken on this machine; either way the attempt was on it.
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (cli.records.some((r) => r.msg === 'ready' || r.level === 60)) resolve();
+      };
+      cli.child.stderr!.on('data', check);
+      check();
+    });
+    const ready = cli.records.find((r) => r.msg === 'ready');
+    if (ready) expect(ready['serial']).toBe('127.0.0.1:7000');
+    else expect(cli.records.find((r) => r.level === 60)?.msg).toMatch(/EADDRINUSE.*7000/);
+    cli.child.kill('SIGTERM');
+    expect([0, 1]).toContain(await cli.exited);
+  });
+
+  it('rejects a malformed --serial before starting anything', async () => {
+    const cli = start(['serve', '--serial', 'com1']);
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderrText).toContain('expected pty:PATH, tcp:HOST:PORT or stdio');
+  });
+
+  it('prints help with no subcommand, and the version', async () => {
+    const help = start([]);
+    expect(await help.exited).toBe(0);
+    expect(help.stdout).toContain('Usage: modemsim');
+    expect(help.stdout).toContain('serve');
+    const version = start(['--version']);
+    expect(await version.exited).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version.stdout.trim()).toBe(pkg.version);
+  });
+});

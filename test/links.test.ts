@@ -1,0 +1,238 @@
+/**
+ * The modem over real serial links: a socat pty opened as a file by the host, and a TCP socket.
+ * Same exchanges on both; the pty run is in real time and also checks the UART's wall pacing.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createModem, Modem } from '../sim/modem.js';
+import { sec } from '../sim/kernel.js';
+import { byteTimeNs } from '../sim/uart.js';
+import { PtyLink, SocatMissingError } from '../sim/links/pty.js';
+import { TcpLink } from '../sim/links/tcp.js';
+import { parseSerialSpec, createLink } from '../sim/links/spec.js';
+import { PtyHost, SerialHost, TcpHost, garbageLine } from './serial-host.js';
+import { tempDir } from './helpers.js';
+
+const GARBAGE = 20_000;
+
+/** The acceptance exchanges, for any link; the host has seen the boot lines already. */
+function exchanges(host: () => SerialHost): void {
+  it('AT with echo on answers AT\\r\\r\\nOK\\r\\n', async () => {
+    expect(await host().command('ATE1')).toMatch(/\r\nOK\r\n$/);
+    expect(await host().command('AT')).toBe('AT\r\r\nOK\r\n');
+  });
+
+  it('after ATE0, AT answers \\r\\nOK\\r\\n; unknown command answers ERROR', async () => {
+    expect(await host().command('ATE0')).toBe('ATE0\r\r\nOK\r\n');
+    expect(await host().command('AT')).toBe('\r\nOK\r\n');
+    expect(await host().command('AT+NOSUCH')).toBe('\r\nERROR\r\n');
+  });
+
+  it('AT+CSQ;+CPIN? answers both, then one OK', async () => {
+    await host().command('ATE0');
+    expect(await host().command('AT+CSQ;+CPIN?')).toBe('\r\n+CSQ: 24,99\r\n\r\n+CPIN: READY\r\n\r\nOK\r\n');
+    expect(host().buf).toBe('');
+  });
+
+  it('a 20 KB garbage line answers ERROR and the next AT answers OK', async () => {
+    await host().command('ATE0');
+    expect(await host().command(garbageLine(GARBAGE), 10_000)).toBe('\r\nERROR\r\n');
+    expect(await host().command('AT')).toBe('\r\nOK\r\n');
+  });
+}
+
+describe('pty link (socat), real time', () => {
+  const dir = tempDir('modemsim-pty-');
+  const path = join(dir.path, 'ttyMODEM0');
+  let m: Modem;
+  let link: PtyLink;
+  let host: PtyHost;
+
+  beforeAll(async () => {
+    m = createModem({ clock: 'realtime' });
+    link = new PtyLink(path);
+    await m.attach(link);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    expect(link.device).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(readlinkSync(path)).toBe(link.device);
+    host = new PtyHost(path);
+    // The engine drops bytes until RDY; wait for the whole boot sequence.
+    const boot = await host.expect('SMS READY\r\n', 10_000);
+    expect(boot).toBe('\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS READY\r\n');
+  });
+
+  afterAll(async () => {
+    await host?.close();
+    await m?.close();
+    expect(existsSync(path)).toBe(false);
+    dir.remove();
+  });
+
+  exchanges(() => host);
+
+  it("a long response's wall time matches its modelled UART time within 5 %", async () => {
+    await host.command('ATE1');
+    const start = host.arrivals.length;
+    const line = garbageLine(GARBAGE);
+    expect(await host.command(line, 10_000)).toBe(line + '\r\r\nERROR\r\n');
+    // The echo: GARBAGE bytes, each one byte time after the previous.
+    const first = host.arrivals[start]!;
+    const last = host.arrivals[start + GARBAGE - 1]!;
+    const measuredMs = last - first;
+    const modelledMs = ((GARBAGE - 1) * byteTimeNs(115200)) / 1e6;
+    console.log(`pty echo of ${GARBAGE} bytes at 115200: measured ${measuredMs.toFixed(1)} ms, modelled ${modelledMs.toFixed(1)} ms (${(((measuredMs - modelledMs) / modelledMs) * 100).toFixed(2)} %)`);
+    expect(Math.abs(measuredMs - modelledMs) / modelledMs).toBeLessThan(0.05);
+  });
+});
+
+describe('TCP link, free-running virtual clock', () => {
+  let m: Modem;
+  let link: TcpLink;
+  let host: TcpHost;
+
+  beforeAll(async () => {
+    m = createModem({ clock: 'virtual', autoHorizonNs: sec(10) });
+    link = new TcpLink('127.0.0.1', 0);
+    await m.attach(link);
+    expect(link.description).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
+    expect(link.boundTo).toBeGreaterThan(0);
+    host = new TcpHost(link.address);
+    await host.connected;
+    // Power-on counts as an input: let the boot run up to the horizon.
+    m.clock.inject('test-start', () => undefined);
+    await host.expect('SMS READY\r\n', 10_000);
+  });
+
+  afterAll(async () => {
+    await host?.close();
+    await m?.close();
+  });
+
+  exchanges(() => host);
+});
+
+describe('TCP link: one host at a time', () => {
+  let m: Modem | undefined;
+  const hosts: TcpHost[] = [];
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.close();
+    await m?.close();
+  });
+
+  it('loses what is sent while no host is connected; a new host replaces the old one', async () => {
+    m = createModem({ clock: 'virtual', autoHorizonNs: sec(10) });
+    const link = new TcpLink('127.0.0.1', 0);
+    await m.attach(link);
+    // Boot with nobody connected: the in-process port sees the lines, the socket side never will.
+    const local = m.host.stream();
+    let seen = '';
+    const booted = new Promise<void>((resolve) =>
+      local.on('data', (c: Buffer) => {
+        seen += c.toString('latin1');
+        if (seen.includes('SMS READY\r\n')) resolve();
+      }),
+    );
+    m.clock.inject('test-start', () => undefined);
+    await booted;
+    expect(link.connected).toBe(false);
+
+    const a = new TcpHost(link.address);
+    hosts.push(a);
+    await a.connected;
+    expect(await a.command('AT')).toBe('AT\r\r\nOK\r\n');
+
+    const b = new TcpHost(link.address);
+    hosts.push(b);
+    await b.connected;
+    await a.closed;
+    expect(await b.command('AT+CPIN?')).toBe('AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n');
+    expect(a.buf).toBe('');
+  });
+
+  it('refuses a port that is taken, with the OS error', async () => {
+    const first = new TcpLink('127.0.0.1', 0);
+    await first.open(() => undefined);
+    try {
+      const second = new TcpLink('127.0.0.1', first.boundTo);
+      await expect(second.open(() => undefined)).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await first.close();
+    }
+  });
+});
+
+describe('pty link failures', () => {
+  it('names apt-get install socat when socat is missing', async () => {
+    const link = new PtyLink(join(tempDir().path, 'tty'), { socat: 'socat-that-is-not-installed' });
+    const err = await link.open(() => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SocatMissingError);
+    expect((err as Error).message).toContain('apt-get install socat');
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('refuses to let socat replace a regular file', async () => {
+    const dir = tempDir();
+    const file = join(dir.path, 'precious');
+    writeFileSync(file, 'keep me');
+    try {
+      await expect(new PtyLink(file).open(() => undefined)).rejects.toThrow(/not a symlink/);
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('reports socat dying on its own and removes the link', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'tty');
+    let lost = '';
+    const gone = new Promise<void>((resolve) => {
+      const link = new PtyLink(path, {
+        onLost: (why) => {
+          lost = why;
+          resolve();
+        },
+      });
+      void link.open(() => undefined).then(() => {
+        expect(existsSync(path)).toBe(true);
+        // Kill socat hard so it cannot remove its own link.
+        const pid = findSocatPid(link);
+        process.kill(pid, 'SIGKILL');
+      });
+    });
+    await gone;
+    expect(lost).toMatch(/socat exited \(SIGKILL\)/);
+    expect(existsSync(path)).toBe(false);
+    dir.remove();
+  });
+});
+
+function findSocatPid(link: PtyLink): number {
+  const pid = link.pid;
+  if (pid === undefined) throw new Error('socat not running');
+  return pid;
+}
+
+describe('parseSerialSpec', () => {
+  it('parses the three kinds', () => {
+    expect(parseSerialSpec('pty:./ttyMODEM0')).toEqual({ kind: 'pty', path: './ttyMODEM0' });
+    expect(parseSerialSpec('tcp:127.0.0.1:7000')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7000 });
+    expect(parseSerialSpec('tcp:0.0.0.0:0')).toEqual({ kind: 'tcp', host: '0.0.0.0', port: 0 });
+    expect(parseSerialSpec('tcp:[::1]:7001')).toEqual({ kind: 'tcp', host: '::1', port: 7001 });
+    expect(parseSerialSpec('tcp:7002')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7002 });
+    expect(parseSerialSpec('stdio')).toEqual({ kind: 'stdio' });
+  });
+
+  it('rejects malformed specs with a message naming the forms', () => {
+    for (const bad of ['', 'pty:', 'tcp:host:port', 'tcp:1.2.3.4:65536', 'tcp::7000', 'serial:/dev/ttyS0', 'stdio:x']) {
+      expect(() => parseSerialSpec(bad), bad).toThrow(/expected pty:PATH, tcp:HOST:PORT or stdio/);
+    }
+  });
+
+  it('builds the matching link', () => {
+    expect(createLink('tcp:127.0.0.1:0').description).toBe('tcp:127.0.0.1:0');
+    expect(createLink('pty:/tmp/x/ttyA').description).toBe('pty:/tmp/x/ttyA');
+    expect(createLink('stdio').description).toBe('stdio');
+  });
+});
