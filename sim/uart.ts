@@ -26,16 +26,14 @@ export function byteTimeNs(baud: number, f: UartFraming = FRAMING_8N1): Ns {
 export class Uart {
   private baudRate: number;
   private byteNs: Ns;
-  private txFreeAt: Ns = 0;
-  private rxFreeAt: Ns = 0;
+  private readonly rx: ByteLane;
+  private readonly tx: ByteLane;
   /** Deliver a byte to the host side of the link (at the end of its stop bit). */
   toHost: (bytes: Uint8Array) => void = () => undefined;
   /** Deliver a received byte to the modem (at the end of its stop bit). */
   toModem: (byte: number) => void = () => undefined;
   /** Off: bytes move instantly (benchmarks measuring everything but the line). */
   pacing = true;
-  /** Bytes sent but not yet on the wire. */
-  private txQueued = 0;
   private txDrainWaiters: Array<() => void> = [];
 
   constructor(
@@ -46,6 +44,9 @@ export class Uart {
   ) {
     this.baudRate = baud;
     this.byteNs = byteTimeNs(baud, framing);
+    const byteNs = (): Ns => this.byteNs;
+    this.rx = new ByteLane(kernel, 'uart-rx', byteNs, (b) => this.rxByte(b), () => undefined);
+    this.tx = new ByteLane(kernel, 'uart-tx', byteNs, (b) => this.txByte(b), () => this.drained());
   }
 
   get baud(): number {
@@ -62,26 +63,16 @@ export class Uart {
     this.byteNs = byteTimeNs(baud, this.framing);
   }
 
-  /** Model time at which the last queued TX byte leaves the line. */
-  get txIdleAt(): Ns {
-    return Math.max(this.txFreeAt, this.kernel.now);
-  }
-
   /** Host → modem: bytes that arrived on the link now. */
   receive(bytes: Uint8Array): void {
-    for (const b of bytes) {
-      const end = this.pacing ? Math.max(this.kernel.now, this.rxFreeAt) + this.byteNs : this.kernel.now;
-      this.rxFreeAt = end;
-      this.kernel.at(
-        end,
-        () => {
-          if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'rx', b });
-          this.toModem(b);
-        },
-        'uart-rx',
-        Priority.wire,
-      );
+    if (bytes.length === 0) return;
+    if (!this.pacing) {
+      // unpaced (benchmarks): the whole chunk arrives in one event, in order
+      const chunk = Uint8Array.from(bytes);
+      this.kernel.at(this.kernel.now, () => chunk.forEach((b) => this.rxByte(b)), 'uart-rx', Priority.wire);
+      return;
     }
+    this.rx.push(bytes);
   }
 
   /** Modem → host: queue a whole frame behind whatever is already queued. */
@@ -92,28 +83,22 @@ export class Uart {
       this.toHost(frame);
       return;
     }
-    this.txQueued += frame.length;
-    let t = Math.max(this.kernel.now, this.txFreeAt);
-    for (const b of frame) {
-      t += this.byteNs;
-      this.kernel.at(
-        t,
-        () => {
-          if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'tx', b });
-          this.txQueued--;
-          this.toHost(Uint8Array.of(b));
-          if (this.txQueued === 0) this.drained();
-        },
-        'uart-tx',
-        Priority.wire,
-      );
-    }
-    this.txFreeAt = t;
+    this.tx.push(frame);
+  }
+
+  private rxByte(b: number): void {
+    if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'rx', b });
+    this.toModem(b);
+  }
+
+  private txByte(b: number): void {
+    if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'tx', b });
+    this.toHost(Uint8Array.of(b));
   }
 
   /** Run `fn` once every queued TX byte has left (AT+IPR switches after its OK). */
   whenTxDrained(fn: () => void): void {
-    if (this.txQueued === 0) fn();
+    if (this.tx.queued === 0) fn();
     else this.txDrainWaiters.push(fn);
   }
 
@@ -121,5 +106,53 @@ export class Uart {
     const w = this.txDrainWaiters;
     this.txDrainWaiters = [];
     for (const f of w) f();
+  }
+}
+
+/**
+ * One direction of the line: a FIFO of bytes with a single kernel event in flight, for the byte
+ * now on the wire. A 20 KB burst costs one queued chunk, not 20,000 scheduled events; the
+ * timing is the same as scheduling every byte up front (each ends one byte time after the
+ * previous one, or after its own arrival when the line was idle).
+ */
+class ByteLane {
+  private chunks: Uint8Array[] = [];
+  private offset = 0;
+  private busyUntil: Ns = 0;
+  private inFlight = false;
+  queued = 0;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly label: string,
+    private readonly byteNs: () => Ns,
+    private readonly deliver: (b: number) => void,
+    private readonly onDrained: () => void,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    this.chunks.push(Uint8Array.from(bytes));
+    this.queued += bytes.length;
+    if (!this.inFlight) this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
+    this.inFlight = true;
+    this.busyUntil = Math.max(this.kernel.now, this.busyUntil) + this.byteNs();
+    this.kernel.at(this.busyUntil, () => this.fire(), this.label, Priority.wire);
+  }
+
+  private fire(): void {
+    const chunk = this.chunks[0]!;
+    const b = chunk[this.offset++]!;
+    if (this.offset >= chunk.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+    this.queued--;
+    if (this.queued > 0) this.scheduleNext();
+    else this.inFlight = false;
+    this.deliver(b);
+    if (this.queued === 0 && !this.inFlight) this.onDrained();
   }
 }
