@@ -33,8 +33,13 @@ export type LineEvent =
 const CTRL_Z = 0x1a;
 const ESC = 0x1b;
 
+/** Shared empty result of push(); callers only iterate it. */
+const NO_EVENTS: LineEvent[] = [];
+
 export class LineAssembler {
-  private buf: number[] = [];
+  /** The line typed so far: bytes [0, len) of a buffer that grows up to the line limit. */
+  private buf = new Uint8Array(256);
+  private len = 0;
   private discarded = 0;
   /** The last command line, for `A/` (V.250 §5.2.4: repeat the last command line). */
   private lastLine: string | undefined;
@@ -69,7 +74,7 @@ export class LineAssembler {
 
   /** Forget a partly typed command line (reboot). */
   reset(): void {
-    this.buf = [];
+    this.len = 0;
     this.discarded = 0;
     this.raw = undefined;
     this.rawLen = 0;
@@ -78,18 +83,23 @@ export class LineAssembler {
   /** Feed one received byte; returns the events it causes (usually zero or one). */
   push(byte: number): LineEvent[] {
     if (this.raw) return this.pushRaw(byte, this.raw);
-    const out: LineEvent[] = [];
     const s = this.settings;
+    // an ordinary byte of a line with echo off, the bulk of all input, allocates nothing
+    if (!s.echo && byte !== s.s3 && byte !== s.s5 && byte !== 0x2f && this.discarded === 0 && this.len < s.maxLine) {
+      this.append(byte);
+      return NO_EVENTS;
+    }
+    const out: LineEvent[] = [];
     if (s.echo) out.push({ kind: 'echo', bytes: Uint8Array.of(byte) });
     if (byte === s.s3) {
       if (this.discarded > 0) {
         out.push({ kind: 'overflow', length: this.discarded });
         this.discarded = 0;
-        this.buf = [];
+        this.len = 0;
         return out;
       }
-      const text = latin1(this.buf);
-      this.buf = [];
+      const text = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len).toString('latin1');
+      this.len = 0;
       const line = commandLineOf(text);
       if (line !== undefined) {
         this.lastLine = line;
@@ -97,26 +107,35 @@ export class LineAssembler {
       }
       return out;
     }
-    if (byte === 0x2f /* '/' */ && this.discarded === 0 && isRepeatPrefix(this.buf)) {
-      this.buf = [];
+    if (byte === 0x2f /* '/' */ && this.discarded === 0 && isRepeatPrefix(this.buf, this.len)) {
+      this.len = 0;
       if (this.lastLine !== undefined) out.push({ kind: 'line', text: this.lastLine });
       return out;
     }
     if (byte === s.s5) {
-      if (this.discarded === 0) this.buf.pop();
+      if (this.discarded === 0 && this.len > 0) this.len--;
       return out;
     }
     if (this.discarded > 0) {
       this.discarded++;
       return out;
     }
-    if (this.buf.length >= s.maxLine) {
-      this.discarded = this.buf.length + 1;
-      this.buf = [];
+    if (this.len >= s.maxLine) {
+      this.discarded = this.len + 1;
+      this.len = 0;
       return out;
     }
-    this.buf.push(byte);
+    this.append(byte);
     return out;
+  }
+
+  private append(byte: number): void {
+    if (this.len === this.buf.length) {
+      const grown = new Uint8Array(this.buf.length * 2);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    this.buf[this.len++] = byte;
   }
 
   private pushRaw(byte: number, req: RawRequest): LineEvent[] {
@@ -139,16 +158,8 @@ export class LineAssembler {
 }
 
 /** `A` or `a` alone (after noise-free start) makes `A/` a repeat request. */
-function isRepeatPrefix(buf: number[]): boolean {
-  return buf.length === 1 && (buf[0] === 0x41 || buf[0] === 0x61);
-}
-
-function latin1(bytes: number[]): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.slice(i, i + 8192));
-  }
-  return s;
+function isRepeatPrefix(buf: Uint8Array, len: number): boolean {
+  return len === 1 && (buf[0] === 0x41 || buf[0] === 0x61);
 }
 
 /**

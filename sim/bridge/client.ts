@@ -1,0 +1,48 @@
+/**
+ * AT+MCONNECT's MQTT session: the `mqtt` package's client run over the socket MIPSTART already
+ * opened (a stream builder that hands it that socket), MQTT 3.1.1, no automatic reconnect —
+ * the module never reconnects on its own; the host does, from MIPSTART — and its keepalive
+ * timer on the kernel clock.
+ */
+import { IClientOptions, MqttClient } from 'mqtt';
+import type { BridgeSocket } from './dial.js';
+import type { KernelTimer } from '../mqtt/kernel-timer.js';
+
+/** What AT+MCONFIG and AT+MCONNECT set. */
+export interface SessionConfig {
+  clientId: string;
+  username?: string;
+  password?: Buffer;
+  will?: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean };
+  clean: boolean;
+  /** Seconds, 1..65535. */
+  keepalive: number;
+}
+
+/** Wall time the library waits for CONNACK before it gives up (the kernel hold guard matches). */
+export const CONNACK_WALL_TIMEOUT_MS = 20_000;
+
+export function createBridgeClient(socket: BridgeSocket, cfg: SessionConfig, timer: KernelTimer): MqttClient {
+  const opts: IClientOptions = {
+    manualConnect: true,
+    reconnectPeriod: 0,
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: cfg.clean,
+    keepalive: cfg.keepalive,
+    clientId: cfg.clientId,
+    timerVariant: timer,
+    connectTimeout: CONNACK_WALL_TIMEOUT_MS,
+    // the model refuses MPUB while offline (767) instead of queueing behind the host's back
+    queueQoSZero: false,
+    resubscribe: false,
+    // the library's `debug` tracing costs an allocation per call even when off; model logs are ours
+    log: () => undefined,
+  };
+  if (cfg.username !== undefined) {
+    opts.username = cfg.username;
+    if (cfg.password !== undefined) opts.password = cfg.password;
+  }
+  if (cfg.will) opts.will = { topic: cfg.will.topic, payload: cfg.will.payload, qos: cfg.will.qos, retain: cfg.will.retain };
+  return new MqttClient(() => socket, opts);
+}

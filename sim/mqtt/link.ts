@@ -1,0 +1,488 @@
+/**
+ * MqttLink: the module's single MQTT connection as the host sees it (AT+MQTTSTATU 0/2/1) and
+ * the real socket and `mqtt` session behind it.
+ *
+ * Real I/O enters model time one way: a kernel hold is open while the model waits on the
+ * broker (connect, CONNACK, SUBACK, PUBACK/PUBCOMP, PINGRESP); the reply is injected as a
+ * kernel event and the hold released; the URC follows after the profile's latency. Every URC
+ * of the link goes through `report`, which keeps them in the order the facts happened.
+ *
+ * Teardown comes in two kinds: the peer or the network dropping the socket (`CLOSED`, after any
+ * URC already due), and the module letting go itself (MIPCLOSE, MDISCONNECT, PDP loss,
+ * power-off), which is silent and cancels whatever was still pending.
+ */
+import type { MqttClient } from 'mqtt';
+import type { ClockDriver } from '../clock.js';
+import type { IoHold, Kernel, Ns } from '../kernel.js';
+import type { Logger } from '../log.js';
+import { TimerSet } from '../service.js';
+import type { Trace } from '../trace.js';
+import { BridgeSocket, dial, Dialing, DialResult } from '../bridge/dial.js';
+import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from '../bridge/client.js';
+import { KernelTimer } from './kernel-timer.js';
+import type { DialTarget, RouteResult } from './routes.js';
+import type { SslContext, TlsSetup } from './ssl-context.js';
+
+/**
+ * offline (0) → opening (0, MIPSTART running) → open (2) → handshake (2, MCONNECT running)
+ * → session (1); parked (2) is "after MDISCONNECT": the broker has closed the socket, the
+ * module still counts the link as up and re-dials on the next MCONNECT.
+ */
+export type LinkPhase = 'offline' | 'opening' | 'open' | 'handshake' | 'session' | 'parked';
+
+export interface LinkEnv {
+  kernel: Kernel;
+  clock: ClockDriver;
+  trace: Trace;
+  log: Logger;
+  latency(key: string): Ns;
+  /** Model time now, also when called outside a kernel event (real time: the wall). */
+  now(): Ns;
+  urc(text: string): void;
+  /** An inbound PUBLISH, in arrival order, when the module prints or caches it. */
+  deliver(topic: string, payload: Buffer): void;
+  sslContext(): SslContext;
+  /** The `STATE: …` line before `CONNECT FAIL`. */
+  connectFailState: string;
+}
+
+export type QoS = 0 | 1 | 2;
+
+/** Wall time a connect may take before it counts as failed (a silent peer). */
+const DIAL_GUARD_MS = 15_000;
+/**
+ * Wall time virtual time waits for an acknowledgement before moving on without it (a late
+ * one is still reported when it comes); keeps a broker that never answers from freezing the model.
+ */
+const ACK_GUARD_MS = 5_000;
+/** MQTT DISCONNECT: fixed header 0xE0, remaining length 0. */
+const DISCONNECT_PACKET = Buffer.from([0xe0, 0x00]);
+
+/** A request waiting on the broker. */
+interface InFlight {
+  label: string;
+  hold: IoHold | undefined;
+  /** Set until the command it belongs to has been answered. */
+  answer: ((ok: boolean) => void) | undefined;
+  messageId?: number;
+}
+
+export class MqttLink {
+  phase: LinkPhase = 'offline';
+  /** Bumped by every teardown: callbacks of an older socket or session do nothing. */
+  private epoch = 0;
+  /** Bumped by the module's own teardowns only: inbound messages already taken stay valid after a peer drop. */
+  private quietEpoch = 0;
+  private target: DialTarget | undefined;
+  private socket: BridgeSocket | undefined;
+  private client: MqttClient | undefined;
+  private timer: KernelTimer | undefined;
+  private dialing: Dialing | undefined;
+  private connackSeen = false;
+  private readonly ops = new Set<InFlight>();
+  private readonly qos2Unsent: InFlight[] = [];
+  private readonly qos2ById = new Map<number, InFlight>();
+  private readonly timers: TimerSet;
+  private lastReportAt: Ns = 0;
+  /** Counters for the trace and tests. */
+  readonly stats = { opened: 0, closedByPeer: 0, published: 0, received: 0, lostInFlight: 0, pings: 0 };
+
+  constructor(private readonly env: LinkEnv) {
+    this.timers = new TimerSet(env.kernel);
+  }
+
+  /** AT+MQTTSTATU's number. */
+  get status(): 0 | 1 | 2 {
+    switch (this.phase) {
+      case 'offline':
+      case 'opening':
+        return 0;
+      case 'session':
+        return 1;
+      default:
+        return 2;
+    }
+  }
+
+  get dialTarget(): DialTarget | undefined {
+    return this.target;
+  }
+
+  /** MIPSTART/SSLMIPSTART after its `OK`: `CONNECT OK`, or `STATE:` + `CONNECT FAIL`. */
+  open(route: RouteResult): void {
+    this.setPhase('opening');
+    if (!route.ok) return this.failOpen(route.reason);
+    const target = route.target;
+    this.target = target;
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-dial', detail: { ...target, ca: target.ca !== undefined } });
+    this.dialTo(target, (r) => {
+      if (!r.ok) return this.failOpen(r.reason);
+      this.adopt(r.socket);
+      this.stats.opened++;
+      this.report(this.env.latency(target.tls ? 'mqtt.connect.tls' : 'mqtt.connect.tcp'), () => this.env.urc('CONNECT OK'), () =>
+        this.setPhase('open'),
+      );
+    });
+  }
+
+  /** AT+MCONNECT: false when there is no TCP link to run it on (767). */
+  connect(cfg: SessionConfig): boolean {
+    if (this.phase === 'open' && this.socket) {
+      this.handshake(this.socket, cfg);
+      return true;
+    }
+    if (this.phase === 'parked' && this.target) {
+      this.setPhase('handshake');
+      this.connackSeen = false;
+      this.dialTo(this.target, (r) => {
+        if (!r.ok) {
+          this.env.log.info({ reason: r.reason }, 'MCONNECT re-dial failed');
+          this.epoch++;
+          this.setPhase('offline');
+          this.report(this.env.latency('mqtt.connack'), () => this.env.urc('ERROR'));
+          this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
+          return;
+        }
+        this.adopt(r.socket);
+        this.handshake(r.socket, cfg);
+      });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * AT+MPUB/MPUBEX. Returns false when no session is up (767). Otherwise `answer(true)` once
+   * the packet is written (QoS 0) or owned by the session store (QoS 1/2), `answer(false)` if
+   * the link goes before that.
+   */
+  publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, answer: (ok: boolean) => void): boolean {
+    const client = this.client;
+    if (this.phase !== 'session' || !client?.connected || !this.socket?.writable) return false;
+    this.stats.published++;
+    const epoch = this.epoch;
+    if (qos === 0) {
+      let sync = true;
+      let fired = false;
+      let op: InFlight | undefined;
+      client.publish(topic, payload, { qos: 0, retain }, (err) => {
+        fired = true;
+        if (sync) return answer(!err);
+        const o = op;
+        if (o) this.complete(o, 'mqtt-pub-written', () => this.answer(o, !err));
+      });
+      sync = false;
+      // not written yet: the socket is full and the library waits for 'drain'
+      if (!fired) op = this.track('mqtt-pub-write', answer);
+      return true;
+    }
+    const label = qos === 1 ? 'mqtt-puback' : 'mqtt-pubcomp';
+    const op = this.track(label, answer);
+    if (qos === 2) this.qos2Unsent.push(op);
+    let sync = true;
+    // the session store owns the message: that is what the host's OK means for QoS 1/2
+    const owned = (): void => (sync ? this.answer(op, true) : this.env.clock.inject('mqtt-pub-owned', () => this.answer(op, true)));
+    client.publish(
+      topic,
+      payload,
+      { qos, retain, cbStorePut: owned },
+      (err) =>
+        this.complete(op, label, () => {
+          if (epoch !== this.epoch) return;
+          if (err) return this.env.log.info({ err: err.message }, 'publish not acknowledged');
+          this.report(this.env.latency(qos === 1 ? 'mqtt.puback' : 'mqtt.pubcomp'), () => this.env.urc(qos === 1 ? 'PUBACK' : 'PUBCOMP'));
+        }),
+    );
+    sync = false;
+    return true;
+  }
+
+  /** AT+MSUB after its `OK`: `SUBACK`, or a bare `ERROR` when the broker refuses the filter. */
+  subscribe(topic: string, qos: QoS): boolean {
+    const client = this.client;
+    if (this.phase !== 'session' || !client?.connected) return false;
+    const epoch = this.epoch;
+    const op = this.track('mqtt-suback', undefined);
+    client.subscribe(topic, { qos }, (err, granted) =>
+      this.complete(op, 'mqtt-suback', () => {
+        if (epoch !== this.epoch) return;
+        const refused = err !== null || !granted || granted.some((g) => g.qos === 128);
+        this.report(this.env.latency('mqtt.suback'), () => this.env.urc(refused ? 'ERROR' : 'SUBACK'));
+      }),
+    );
+    return true;
+  }
+
+  /** AT+MUNSUB after its `OK`: `UNSUBACK`. */
+  unsubscribe(topic: string): boolean {
+    const client = this.client;
+    if (this.phase !== 'session' || !client?.connected) return false;
+    const epoch = this.epoch;
+    const op = this.track('mqtt-unsuback', undefined);
+    client.unsubscribe(topic, (err) =>
+      this.complete(op, 'mqtt-unsuback', () => {
+        if (epoch !== this.epoch) return;
+        this.report(this.env.latency('mqtt.unsuback'), () => this.env.urc(err ? 'ERROR' : 'UNSUBACK'));
+      }),
+    );
+    return true;
+  }
+
+  /**
+   * AT+MDISCONNECT (decisions §17): DISCONNECT goes out, the link stays at state 2 with no
+   * `CLOSED`. `done()` once the packet is written (at once from state 2); false from state 0
+   * or while MCONNECT is still running (767).
+   */
+  disconnect(done: () => void): boolean {
+    if (this.phase === 'open' || this.phase === 'parked') {
+      done();
+      return true;
+    }
+    const socket = this.socket;
+    if (this.phase !== 'session' || !socket) return false;
+    const hold = this.env.kernel.hold('mqtt-disconnect');
+    this.teardownQuietly('parked', 'MDISCONNECT', true);
+    socket.write(DISCONNECT_PACKET, () => {
+      this.env.clock.inject('mqtt-disconnect-written', done);
+      hold.release();
+    });
+    socket.end();
+    return true;
+  }
+
+  /** AT+MIPCLOSE: false from state 0 (767). */
+  close(): boolean {
+    if (this.phase === 'offline') return false;
+    this.teardownQuietly('offline', 'MIPCLOSE');
+    return true;
+  }
+
+  /** PDP loss or power-off: the link is gone, nothing is printed (decisions §9). */
+  drop(why: string): void {
+    // even from state 0: a CLOSED still due must not print after a reboot
+    this.teardownQuietly('offline', why);
+  }
+
+  // ---- internals ----
+
+  /** Dial outside model time under a hold; `then` runs as a kernel event unless the link moved on. */
+  private dialTo(target: DialTarget, then: (r: DialResult) => void): void {
+    const epoch = this.epoch;
+    let tls: Extract<TlsSetup, { ok: true }> | undefined;
+    let guardMs = DIAL_GUARD_MS;
+    if (target.tls) {
+      const setup = this.env.sslContext().tlsOptions(target);
+      if (!setup.ok) {
+        then({ ok: false, reason: setup.reason });
+        return;
+      }
+      tls = setup;
+      if (setup.negotiateTimeoutS !== undefined) guardMs = Math.min(guardMs, Math.max(1000, setup.negotiateTimeoutS * 1000));
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-tls', detail: setup.description ?? 'bridge TLS' });
+    }
+    const hold = this.env.kernel.hold(`mqtt-dial ${target.host}:${target.port}`, guardMs, () => dialing.abort('no answer'));
+    const dialing = dial(target, tls, (r) => {
+      this.env.clock.inject('mqtt-dial', () => {
+        if (this.dialing === dialing) this.dialing = undefined;
+        if (epoch !== this.epoch) {
+          if (r.ok) r.socket.destroy();
+          return;
+        }
+        then(r);
+      });
+      hold.release();
+    });
+    this.dialing = dialing;
+  }
+
+  private failOpen(reason: string): void {
+    this.env.log.info({ reason, target: this.target }, 'MIPSTART failed');
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-dial-failed', detail: reason });
+    this.report(
+      this.env.latency('mqtt.connect.fail'),
+      () => {
+        this.env.urc(this.env.connectFailState);
+        this.env.urc('CONNECT FAIL');
+      },
+      () => this.setPhase('offline'),
+    );
+  }
+
+  private adopt(socket: BridgeSocket): void {
+    this.socket = socket;
+    socket.once('close', () => {
+      this.env.clock.inject('mqtt-socket-closed', () => this.onSocketClosed(socket));
+      // no reply will come on this socket: let the model see the close
+      if (this.socket === socket) for (const op of this.ops) this.release(op);
+    });
+  }
+
+  private handshake(socket: BridgeSocket, cfg: SessionConfig): void {
+    this.setPhase('handshake');
+    this.connackSeen = false;
+    const epoch = this.epoch;
+    const timer = new KernelTimer(this.env.kernel, this.env.now);
+    const client = createBridgeClient(socket, cfg, timer);
+    this.client = client;
+    this.timer = timer;
+    const op = this.track('mqtt-connack', undefined, CONNACK_WALL_TIMEOUT_MS + 1000);
+    let ping: IoHold | undefined;
+    client.on('error', (err) => {
+      this.env.log.info({ err: err.message }, 'MQTT session error');
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-error', detail: err.message });
+    });
+    client.on('connect', () =>
+      this.complete(op, 'mqtt-connack', () => {
+        if (epoch !== this.epoch) return;
+        this.connackSeen = true;
+        this.report(this.env.latency('mqtt.connack'), () => this.env.urc('CONNACK OK'), () => this.setPhase('session'));
+      }),
+    );
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'pingreq') this.stats.pings++;
+      if (p.cmd === 'pingreq' && !ping) {
+        // past half a keepalive the library gives up itself; let model time run to that point
+        ping = this.env.kernel.hold('mqtt-pingresp', Math.max(1000, cfg.keepalive * 500));
+      } else if (p.cmd === 'publish' && p.qos === 2 && !p.dup) {
+        const q = this.qos2Unsent.shift();
+        if (q && p.messageId !== undefined) {
+          q.messageId = p.messageId;
+          this.qos2ById.set(p.messageId, q);
+        }
+      }
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd === 'pingresp') {
+        ping?.release();
+        ping = undefined;
+      } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
+        const q = this.qos2ById.get(p.messageId);
+        this.qos2ById.delete(p.messageId);
+        if (q) this.env.clock.inject('mqtt-pubrec', () => epoch === this.epoch && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC')));
+      }
+    });
+    socket.once('close', () => {
+      ping?.release();
+      ping = undefined;
+    });
+    client.on('message', (topic, payload) => {
+      const qe = this.quietEpoch;
+      this.env.clock.inject('mqtt-rx', () => {
+        if (qe !== this.quietEpoch) return;
+        this.stats.received++;
+        this.report(this.env.latency('mqtt.deliver'), () => this.env.deliver(topic, payload));
+      });
+    });
+    client.connect();
+  }
+
+  private onSocketClosed(socket: BridgeSocket): void {
+    if (socket !== this.socket) return;
+    const was = this.phase;
+    const connackSeen = this.connackSeen;
+    this.epoch++;
+    this.socket = undefined;
+    this.detachClient();
+    this.abandonOps();
+    this.stats.closedByPeer++;
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-closed-by-peer', detail: { phase: was } });
+    this.setPhase('offline');
+    if (was === 'handshake' && !connackSeen) this.report(this.env.latency('mqtt.connack'), () => this.env.urc('ERROR'));
+    this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
+  }
+
+  private teardownQuietly(next: 'offline' | 'parked', why: string, keepSocket = false): void {
+    this.epoch++;
+    this.quietEpoch++;
+    this.timers.cancelAll();
+    this.lastReportAt = 0;
+    this.dialing?.abort(why);
+    this.dialing = undefined;
+    this.detachClient();
+    const s = this.socket;
+    this.socket = undefined;
+    if (!keepSocket) s?.destroy();
+    this.abandonOps();
+    if (next === 'offline') this.target = undefined;
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-teardown', detail: why });
+    this.setPhase(next);
+  }
+
+  /** Forget the session without touching the socket (the caller owns what happens to it). */
+  private detachClient(): void {
+    this.timer?.stop();
+    this.timer = undefined;
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    c.removeAllListeners();
+    c.on('error', () => undefined);
+  }
+
+  private track(label: string, answer: ((ok: boolean) => void) | undefined, guardMs = ACK_GUARD_MS): InFlight {
+    const op: InFlight = { label, hold: this.env.kernel.hold(label, guardMs), answer };
+    this.ops.add(op);
+    return op;
+  }
+
+  private answer(op: InFlight, ok: boolean): void {
+    const a = op.answer;
+    op.answer = undefined;
+    a?.(ok);
+  }
+
+  private release(op: InFlight): void {
+    op.hold?.release();
+    op.hold = undefined;
+  }
+
+  /** A reply arrived (outside model time): bring it in, then let the clock go. */
+  private complete(op: InFlight, label: string, fn: () => void): void {
+    this.env.clock.inject(label, () => {
+      this.ops.delete(op);
+      fn();
+    });
+    this.release(op);
+  }
+
+  /** Requests that will get no reply: unanswered commands fail, accepted ones are traced as lost. */
+  private abandonOps(): void {
+    for (const op of this.ops) {
+      this.release(op);
+      if (op.answer) this.answer(op, false);
+      else if (op.label !== 'mqtt-connack' && op.label !== 'mqtt-suback' && op.label !== 'mqtt-unsuback') {
+        this.stats.lostInFlight++;
+        this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-inflight-lost', detail: { op: op.label, messageId: op.messageId } });
+      }
+    }
+    this.ops.clear();
+    this.qos2Unsent.length = 0;
+    this.qos2ById.clear();
+  }
+
+  /**
+   * Print a URC of this link after `delay`, never before one scheduled earlier. `effect`
+   * (a state change) applies only if the link is still the one that scheduled it.
+   */
+  private report(delay: Ns, print: () => void, effect?: () => void): void {
+    const epoch = this.epoch;
+    const now = this.env.kernel.now;
+    const at = Math.max(now + delay, this.lastReportAt);
+    this.lastReportAt = at;
+    this.timers.after(
+      at - now,
+      () => {
+        if (effect && epoch === this.epoch) effect();
+        print();
+      },
+      'mqtt-urc',
+    );
+  }
+
+  private setPhase(to: LinkPhase): void {
+    if (to === this.phase) return;
+    const from = this.phase;
+    this.phase = to;
+    if (this.env.trace.enabled) this.env.trace.record({ t: this.env.kernel.now, ev: 'state', what: 'mqtt-link', from, to });
+  }
+}
