@@ -61,7 +61,25 @@ function addServeOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'flash image and AT&W settings', './.modemsim')
     .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
-    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('info'));
+    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('info'))
+    .option('--broker-port <port>', 'embedded broker, plain listener on loopback (0 = any free port)', intArg('--broker-port', 0, 65535), 1883)
+    .option('--broker-tls-port <port>', 'embedded broker, TLS listener on loopback (0 = any free port)', intArg('--broker-tls-port', 0, 65535), 8883)
+    .option('--broker <url>', 'external broker instead of the embedded one: mqtt://HOST:PORT and/or mqtts://HOST:PORT (repeatable)', collect, [])
+    .option('--route <from=to>', 'send MIPSTART destinations elsewhere: FROM = HOST:PORT | HOST | *:PORT | *; TO = HOST:PORT or URL; first match wins (repeatable)', collect, [])
+    .option('--pass-through', 'connect to the host:port the driver asked for (after routes)')
+    .option('--mtls', 'the embedded TLS listener requires client certificates signed by its CA')
+    .option('--broker-connect-timeout <seconds>', 'the embedded broker closes a link that sends no CONNECT in this time', floatArg('--broker-connect-timeout', 0.05, 3600), 5)
+    .option('--broker-auth <user:pass>', "the embedded broker refuses other credentials (bare ERROR after MCONNECT's OK)");
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function floatArg(what: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be a number in ${min}..${max}`);
+    return n;
+  };
 }
 
 async function runServe(flags: ServeFlags): Promise<void> {

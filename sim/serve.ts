@@ -9,8 +9,9 @@ import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
 import { createLink, parseSerialSpec } from './links/spec.js';
-import { findOnPath } from './links/pty.js';
+import { findOnPath, SocatMissingError } from './links/pty.js';
 import { resolveProfile } from './profiles/index.js';
+import { BrokerFlags, setupMqtt } from './mqtt/options.js';
 
 export const DEFAULT_PTY = 'pty:./ttyMODEM0';
 export const DEFAULT_TCP = 'tcp:127.0.0.1:7000';
@@ -22,7 +23,7 @@ export const SERVE_AUTO_HORIZON = sec(10);
  */
 export const STDIO_LINGER = sec(1);
 
-export interface ServeOptions {
+export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   /** `pty:PATH`, `tcp:HOST:PORT`, `stdio`; absent: see defaultSerial(). */
   serial?: string;
   profile: string;
@@ -31,7 +32,6 @@ export interface ServeOptions {
   dataDir: string;
   trace?: string;
   baud?: number;
-  // Later issues: broker / brokerTls / control options go here.
 }
 
 /** The one `ready` record; later issues add `broker`, `brokerTls`, `control`, `certs`. */
@@ -76,8 +76,13 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   if (opts.baud !== undefined && !profile.uart.rates.includes(opts.baud)) {
     throw new Error(`--baud ${opts.baud} is not a rate of ${profile.name} (${profile.uart.rates.join(', ')})`);
   }
+  // fail on a missing socat before anything else starts (one fatal line, nothing to undo)
+  if (spec.kind === 'pty' && !findOnPath('socat')) throw new SocatMissingError();
   const dataDir = resolve(opts.dataDir);
+  // the broker first: its certificates live in <data-dir>/certs and the modem routes to it
+  const mqtt = await setupMqtt({ ...opts, dataDir }, log);
   const modem = createModem({
+    mqtt: mqtt.options,
     profile: opts.profile,
     // The power-on rate; a rate saved with AT&W still wins, as on the module.
     ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
@@ -93,10 +98,14 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
       modem.kernel.after(STDIO_LINGER, () => modem.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');
     });
   const link = createLink(spec, { log, onLost: hooks.onLost, onEnd: hostEnded });
+  const close = async (): Promise<void> => {
+    await modem.close();
+    await mqtt.close();
+  };
   try {
     await modem.attach(link);
   } catch (err) {
-    await modem.close();
+    await close();
     throw err;
   }
   // A free-running virtual clock only moves after an input; this one lets the boot lines out.
@@ -111,7 +120,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     seed: opts.seed,
     dataDir,
     ...(opts.trace !== undefined && { trace: resolve(opts.trace) }),
-    // ── later issues add broker, brokerTls, control, certs here ──
+    ...mqtt.ready,
   };
-  return { modem, link, readyInfo, close: () => modem.close() };
+  return { modem, link, readyInfo, close };
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PtyHost, TcpHost } from './serial-host.js';
 import { tempDir } from './helpers.js';
+import mqtt from 'mqtt';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -27,6 +28,8 @@ class Cli {
   private waiters: Array<() => void> = [];
 
   constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    // parallel test files must not fight over the embedded broker's default ports
+    if (args[0] === 'serve' && !args.includes('--broker-port')) args = [...args, '--broker-port', '0', '--broker-tls-port', '0'];
     this.child = spawn(process.execPath, ['--import', 'tsx', 'sim/cli.ts', ...args], {
       cwd: ROOT,
       env,
@@ -141,6 +144,46 @@ describe('modemsim serve', () => {
     const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string });
     expect(lines.some((r) => r.ev === 'rx')).toBe(true);
     expect(lines.some((r) => r.ev === 'tx')).toBe(true);
+  });
+
+  it('serves the seed MQTT flow on the embedded broker, checked by a far-side mqtt client', async () => {
+    const dir = dataDir();
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dir]);
+    const ready = await cli.record('ready');
+    expect(String(ready['broker'])).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(String(ready['brokerTls'])).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    const certs = ready['certs'] as { ca: string; clientCert: string; clientKey: string };
+    expect(readFileSync(certs.ca, 'utf8')).toContain('BEGIN CERTIFICATE');
+
+    const far = await mqtt.connectAsync(String(ready['broker']), { clientId: 'far-side', reconnectPeriod: 0 });
+    cleanup.push(() => far.endAsync().then(() => undefined));
+    await far.subscribeAsync('mqtt/topic');
+    const received = new Promise<string>((resolve) => far.on('message', (_t, p) => resolve(p.toString())));
+
+    const host = new TcpHost(String(ready['serial']));
+    cleanup.push(() => host.close());
+    await host.connected;
+    await host.expect('SMS READY\r\n', 10_000);
+    // registration and the default PDP context come a few seconds after boot (real time here)
+    expect(await host.command('AT+CGREG=1')).toBe('AT+CGREG=1\r\r\nOK\r\n');
+    await host.expect('+CGREG: 1\r\n', 15_000);
+    let cgact = '';
+    for (let i = 0; i < 50 && !cgact.includes('+CGACT: 1,1'); i++) {
+      cgact = await host.command('AT+CGACT?');
+      if (!cgact.includes('+CGACT: 1,1')) await new Promise((r) => setTimeout(r, 100)); // the modem runs on the wall clock
+    }
+    expect(cgact).toContain('+CGACT: 1,1');
+    expect(await host.command('AT+MCONFIG="dev1","",""')).toBe('AT+MCONFIG="dev1","",""\r\r\nOK\r\n');
+    expect(await host.command('AT+MIPSTART="broker.emqx.io","1883"')).toBe('AT+MIPSTART="broker.emqx.io","1883"\r\r\nOK\r\n');
+    expect(await host.expect('CONNECT OK\r\n', 10_000)).toBe('\r\nCONNECT OK\r\n');
+    expect(await host.command('AT+MCONNECT=1,60')).toBe('AT+MCONNECT=1,60\r\r\nOK\r\n');
+    expect(await host.expect('CONNACK OK\r\n', 10_000)).toBe('\r\nCONNACK OK\r\n');
+    expect(await host.command('AT+MPUB="mqtt/topic",0,0,"SSSSddddd"')).toBe('AT+MPUB="mqtt/topic",0,0,"SSSSddddd"\r\r\nOK\r\n');
+    expect(await received).toBe('SSSSddddd');
+    expect(await host.command('AT+MQTTSTATU')).toBe('AT+MQTTSTATU\r\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
   });
 
   it('serves on a socat pty with the virtual clock; SIGINT removes the link and exits 0', async () => {
