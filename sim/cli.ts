@@ -99,7 +99,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
     await flushed(log);
     process.exit(code);
   };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP too: closing the terminal (or tmux) that runs serve must still remove the pty link
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       if (stopping) process.exit(1); // a second signal: stop waiting for a clean close
       void shutdown(0, sig);

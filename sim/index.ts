@@ -23,3 +23,8 @@ export { serve, defaultSerial, DEFAULT_PTY, DEFAULT_TCP } from './serve.js';
 export type { ServeOptions, ReadyInfo, Served } from './serve.js';
 export * as links from './links/index.js';
 export type { Link } from './links/link.js';
+export { startEmbeddedBroker, ensureCertificates } from './broker/index.js';
+export type { EmbeddedBroker, EmbeddedBrokerOptions, BrokerCerts } from './broker/index.js';
+export { mqttOptionsFromBroker, externalBroker, setupMqtt } from './mqtt/options.js';
+export type { MqttServiceOptions } from './services/mqtt.js';
+export { FlashImage } from '../fs-model/flash.js';
