@@ -12,6 +12,7 @@
  * power-off), which is silent and cancels whatever was still pending.
  */
 import type { MqttClient } from 'mqtt';
+import { generate } from 'mqtt-packet';
 import type { ClockDriver } from '../clock.js';
 import type { IoHold, Kernel, Ns } from '../kernel.js';
 import type { Logger } from '../log.js';
@@ -55,8 +56,8 @@ const DIAL_GUARD_MS = 15_000;
  * one is still reported when it comes); keeps a broker that never answers from freezing the model.
  */
 const ACK_GUARD_MS = 5_000;
-/** MQTT DISCONNECT: fixed header 0xE0, remaining length 0. */
-const DISCONNECT_PACKET = Buffer.from([0xe0, 0x00]);
+/** MQTT DISCONNECT, written on the socket directly so it leaves before the socket's end. */
+const DISCONNECT_PACKET = generate({ cmd: 'disconnect' });
 
 /** A request waiting on the broker. */
 interface InFlight {
