@@ -9,6 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { generate } from 'mqtt-packet';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../sim/broker/index.js';
@@ -65,15 +66,18 @@ function tlsHandshake(b: EmbeddedBroker, opts: ConnectionOptions): Promise<TLSSo
   });
 }
 
-/** An MQTT 3.1.1 CONNECT with username and password, built by hand to see the broker's raw answer. */
+/** An MQTT 3.1.1 CONNECT with username and password, on a raw socket to see the broker's raw answer. */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const str = (s: string): Buffer => {
-    const b = Buffer.from(s, 'utf8');
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-  };
-  const variable = Buffer.concat([str('MQTT'), Buffer.from([0x04, 0xc2, 0x00, 0x3c])]);
-  const body = Buffer.concat([variable, str(clientId), str(username), str(password)]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+  return generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 60,
+    clientId,
+    username,
+    password: Buffer.from(password),
+  });
 }
 
 async function rawSocket(port: number): Promise<Socket> {
