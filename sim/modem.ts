@@ -21,6 +21,7 @@ import { SslService } from './services/ssl.js';
 import { Nvram } from '../fs-model/nvram.js';
 import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
+import { VcdWriter } from './vcd.js';
 
 export interface ModemOptions {
   profile?: string;
@@ -36,6 +37,8 @@ export interface ModemOptions {
   dataDir?: string;
   /** JSON-lines trace file. */
   traceFile?: string;
+  /** VCD waveform of the UART lines (TXD, RXD). */
+  vcdFile?: string;
   /** Keep the trace in memory (modem.trace.records). */
   traceMemory?: boolean;
   log?: Logger;
@@ -65,6 +68,7 @@ export class Modem {
   /** In-process host side of the UART (tests, fixtures). */
   readonly host: HostPort;
   private links: Link[] = [];
+  private readonly vcd: VcdWriter | undefined;
   bootGeneration = 0;
   private closed = false;
 
@@ -83,6 +87,7 @@ export class Modem {
     const saved = this.nvram.get();
     this.uart = new Uart(this.kernel, this.trace, saved.baud ?? this.profile.uart.defaultBaud);
     this.uart.pacing = opts.uartPacing ?? true;
+    this.vcd = opts.vcdFile ? new VcdWriter(this.uart, this.trace, opts.vcdFile) : undefined;
     this.engine = new AtEngine(this.kernel, this.uart, this.trace, this.profile, this.log);
     this.host = new HostPort(this);
     this.uart.toHost = (bytes) => this.deliverToHost(bytes);
@@ -150,6 +155,7 @@ export class Modem {
     this.clock.stop();
     for (const l of this.links) await l.close();
     for (const s of this.services) await s.close?.();
+    await this.vcd?.close();
     await this.trace.close();
   }
 }

@@ -53,6 +53,16 @@ export class Uart {
     return this.baudRate;
   }
 
+  /** Bits on the wire per byte: start, data, parity, stop. */
+  get bitsPerByte(): number {
+    const f = this.framing;
+    return 1 + f.dataBits + f.parityBits + f.stopBits;
+  }
+
+  get dataBits(): number {
+    return this.framing.dataBits;
+  }
+
   get byteTime(): Ns {
     return this.byteNs;
   }
