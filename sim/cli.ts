@@ -11,6 +11,7 @@ import { createLogger, Logger } from './log.js';
 import { profiles } from './profiles/index.js';
 import { parseSerialSpec } from './links/spec.js';
 import { serve, Served, ServeOptions } from './serve.js';
+import { RunFlags, runScenarioFiles } from './scenario/run-files.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -125,6 +126,23 @@ function flushed(log: Logger): Promise<void> {
   return new Promise((resolve) => log.flush(() => resolve()));
 }
 
+interface RunCliFlags extends RunFlags {
+  logLevel: string;
+}
+
+async function runScenarios(files: string[], flags: RunCliFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  let code: number;
+  try {
+    code = await runScenarioFiles(files, flags, log, (line) => process.stdout.write(line + '\n'));
+  } catch (err) {
+    log.fatal(err instanceof Error ? err.message : String(err));
+    code = 1;
+  }
+  await flushed(log);
+  process.exitCode = code;
+}
+
 function buildProgram(): Command {
   const program = new Command('modemsim')
     .description('Simulated Luat Air724UG / Air780E 4G module: its AT firmware on a serial port')
@@ -132,6 +150,16 @@ function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   const serveCmd = program.command('serve').description('run a modem on a serial link (pty, TCP or stdio)');
   addServeOptions(serveCmd).action((flags: ServeFlags) => runServe(flags));
+  program
+    .command('run')
+    .description('play scenario files (YAML timelines of host exchanges, faults and expectations) in virtual time; exit 0 when every expectation holds, 1 otherwise')
+    .argument('<scenario...>', 'scenario files (see scenarios/README.md)')
+    .addOption(new Option('--profile <name>', "module profile (overrides the scenario's)").choices(Object.keys(profiles)))
+    .option('--seed <n>', "seed for latency jitter (overrides the scenario's)", intArg('--seed', 0, 2 ** 31 - 1))
+    .option('--trace <file>', 'write every trace (model ns; broker ports symbolic) as JSON lines')
+    .option('--transcript <file>', 'write a Markdown transcript in the manual\'s →/← table form')
+    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('silent'))
+    .action((files: string[], flags: RunCliFlags) => runScenarios(files, flags));
   return program;
 }
 

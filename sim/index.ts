@@ -28,3 +28,5 @@ export type { EmbeddedBroker, EmbeddedBrokerOptions, BrokerCerts } from './broke
 export { mqttOptionsFromBroker, externalBroker, setupMqtt } from './mqtt/options.js';
 export type { MqttServiceOptions } from './services/mqtt.js';
 export { FlashImage } from '../fs-model/flash.js';
+export { runScenario, loadScenario, loadScenarioFile, scenarioFromObject, traceLines, ScenarioError } from './scenario/index.js';
+export type { Scenario, Step, RunOptions, ScenarioResult, StepResult, ScenarioTraceRecord } from './scenario/index.js';

@@ -1,0 +1,2 @@
+/** Ends a scenario step; the message reads `expected …, got …`. */
+export class StepFailure extends Error {}

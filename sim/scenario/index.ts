@@ -1,0 +1,9 @@
+/** Scenario files and the runner (`modemsim run`, tests). */
+export { loadScenario, loadScenarioFile, scenarioFromObject, ScenarioError } from './load.js';
+export { runScenario } from './runner.js';
+export type { RunOptions, ScenarioResult, StepResult } from './runner.js';
+export { StepFailure } from './failure.js';
+export { traceLines } from './trace.js';
+export type { ScenarioTraceRecord } from './trace.js';
+export { parseDuration, formatDuration } from './duration.js';
+export type * from './types.js';

@@ -1,0 +1,345 @@
+/**
+ * Scenario files: YAML (the `yaml` package) → a validated `Scenario`. Every mistake is reported
+ * with the file, the step number and its line, and unknown keys are errors, so a typo never
+ * turns into a step that silently checks nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Ns } from '../kernel.js';
+import { profiles } from '../profiles/index.js';
+import { ByteError, bytesOf, latin1Bytes } from './bytes.js';
+import { parseDuration } from './duration.js';
+import {
+  BrokerSpec,
+  DEFAULTS,
+  Fault,
+  FarSubscription,
+  OutputExpect,
+  PayloadExpect,
+  Scenario,
+  Step,
+  StepAction,
+  UNTIL_STATES,
+  UntilState,
+} from './types.js';
+
+export class ScenarioError extends Error {}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Where a problem is: prefixes every message. */
+class Place {
+  constructor(readonly text: string) {}
+  fail(msg: string): never {
+    throw new ScenarioError(`${this.text}: ${msg}`);
+  }
+  keys(o: Obj, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(`unknown key "${k}" (expected ${allowed.map((a) => `"${a}"`).join(', ') || 'none'})`);
+    }
+  }
+  string(v: unknown, what: string): string {
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (typeof v !== 'string') this.fail(`${what} must be a string`);
+    return v;
+  }
+  int(v: unknown, what: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${what} must be an integer in ${min}..${max}`);
+    return v;
+  }
+  duration(v: unknown, what: string): Ns {
+    const ns = parseDuration(v);
+    if (ns === undefined) this.fail(`${what}: ${JSON.stringify(v)} is not a duration (250ms, 5s, 2min, 1h, or seconds)`);
+    return ns;
+  }
+  bytes(v: unknown, what: string): Buffer {
+    try {
+      return bytesOf(v, what);
+    } catch (err) {
+      if (err instanceof ByteError) this.fail(err.message);
+      throw err;
+    }
+  }
+  latin1(v: string, what: string): string {
+    try {
+      latin1Bytes(v, what);
+    } catch (err) {
+      if (err instanceof ByteError) this.fail(err.message);
+      throw err;
+    }
+    return v;
+  }
+  regex(v: unknown, what: string): string {
+    const source = this.string(v, what);
+    try {
+      new RegExp(source);
+    } catch (err) {
+      this.fail(`${what}: ${(err as Error).message}`);
+    }
+    return source;
+  }
+}
+
+/** Read and validate a scenario file. */
+export function loadScenarioFile(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ScenarioError(`${path}: ${(err as Error).message}`);
+  }
+  return loadScenario(text, path);
+}
+
+/** Validate scenario YAML text; `source` names it in messages. */
+export function loadScenario(text: string, source = 'scenario'): Scenario {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0];
+    const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ScenarioError(`${source}${at ? `:${at.line}` : ''}: ${msg}`);
+  }
+  const stepsNode = doc.get('steps', true);
+  const stepLines: Array<number | undefined> = [];
+  if (isSeq(stepsNode)) {
+    for (const item of stepsNode.items) {
+      const range = (item as { range?: [number, number, number] } | null)?.range;
+      stepLines.push(range ? lines.linePos(range[0]).line : undefined);
+    }
+  }
+  return scenarioFromObject(doc.toJS() as unknown, { source, stepLines });
+}
+
+const TOP_KEYS = ['name', 'description', 'profile', 'seed', 'start', 'broker', 'far', 'steps'] as const;
+
+/** Validate a scenario given as plain data (what the YAML parses to). */
+export function scenarioFromObject(data: unknown, opts: { source?: string; stepLines?: Array<number | undefined> } = {}): Scenario {
+  const source = opts.source ?? 'scenario';
+  const top: Place = new Place(source);
+  if (!isObj(data)) top.fail('a scenario is a mapping with name, steps, …');
+  top.keys(data, TOP_KEYS);
+  if (typeof data.name !== 'string' || data.name.trim() === '') top.fail('"name" is required (a string)');
+  const scenario: Scenario = { name: data.name, start: 'ready', broker: {}, steps: [], source };
+  if (data.description !== undefined) scenario.description = top.string(data.description, 'description');
+  if (data.profile !== undefined) {
+    const p = top.string(data.profile, 'profile');
+    if (!(p in profiles)) top.fail(`profile "${p}" is not one of ${Object.keys(profiles).join(', ')}`);
+    scenario.profile = p;
+  }
+  if (data.seed !== undefined) scenario.seed = top.int(data.seed, 'seed', 0, 2 ** 31 - 1);
+  if (data.start !== undefined) {
+    if (data.start !== 'ready' && data.start !== 'power-on') top.fail('start must be "ready" or "power-on"');
+    scenario.start = data.start;
+  }
+  if (data.broker !== undefined && data.broker !== null) scenario.broker = brokerSpec(data.broker, new Place(`${source}: broker`));
+  if (data.far !== undefined && data.far !== null) scenario.far = farSpec(data.far, new Place(`${source}: far`));
+  if (!Array.isArray(data.steps) || data.steps.length === 0) top.fail('"steps" is required (a non-empty list)');
+  data.steps.forEach((raw: unknown, i: number) => {
+    const line = opts.stepLines?.[i];
+    const place = new Place(`${source}: step ${i + 1}${line !== undefined ? ` (line ${line})` : ''}`);
+    const step: Step = { ...stepAction(raw, place), index: i + 1 };
+    if (line !== undefined) step.line = line;
+    scenario.steps.push(step);
+  });
+  return scenario;
+}
+
+function brokerSpec(v: unknown, place: Place): BrokerSpec {
+  if (!isObj(v)) place.fail('expected a mapping (connectTimeout, auth)');
+  place.keys(v, ['connectTimeout', 'auth']);
+  const spec: BrokerSpec = {};
+  if (v.connectTimeout !== undefined) spec.connectTimeout = place.duration(v.connectTimeout, 'connectTimeout');
+  if (v.auth !== undefined) {
+    if (!isObj(v.auth)) place.fail('auth wants {username, password}');
+    place.keys(v.auth, ['username', 'password']);
+    spec.auth = { username: place.string(v.auth.username, 'auth.username'), password: place.string(v.auth.password ?? '', 'auth.password') };
+  }
+  return spec;
+}
+
+function qosOf(v: unknown, place: Place, what: string): 0 | 1 | 2 {
+  return (v === undefined ? 0 : place.int(v, what, 0, 2)) as 0 | 1 | 2;
+}
+
+function farSpec(v: unknown, place: Place): { subscribe: FarSubscription[] } {
+  if (!isObj(v)) place.fail('expected a mapping with "subscribe"');
+  place.keys(v, ['subscribe']);
+  const list = v.subscribe === undefined ? [] : Array.isArray(v.subscribe) ? v.subscribe : [v.subscribe];
+  const subscribe = list.map((s: unknown): FarSubscription => {
+    if (typeof s === 'string') return { topic: s, qos: 1 };
+    if (!isObj(s)) place.fail('subscribe wants topics or {topic, qos}');
+    place.keys(s, ['topic', 'qos']);
+    return { topic: place.string(s.topic, 'subscribe.topic'), qos: s.qos === undefined ? 1 : qosOf(s.qos, place, 'subscribe.qos') };
+  });
+  return { subscribe };
+}
+
+const ACTIONS = ['send', 'raw', 'expect', 'wait', 'until', 'fault', 'far', 'note'] as const;
+const MODIFIERS: Readonly<Record<string, readonly string[]>> = {
+  send: ['expect', 'within'],
+  raw: ['expect', 'within'],
+  expect: ['within'],
+  wait: ['silent'],
+  until: ['within'],
+  fault: [],
+  far: [],
+  note: [],
+};
+
+function stepAction(raw: unknown, place: Place): StepAction {
+  if (!isObj(raw)) place.fail(`a step is a mapping with one of ${ACTIONS.join(', ')}`);
+  const action = 'send' in raw ? 'send' : 'raw' in raw ? 'raw' : ACTIONS.find((a) => a in raw);
+  if (action === undefined) place.fail(`no action: expected one of ${ACTIONS.join(', ')}`);
+  place.keys(raw, [action, ...MODIFIERS[action]!]);
+  const within = (dflt: Ns): Ns => (raw.within === undefined ? dflt : place.duration(raw.within, 'within'));
+  switch (action) {
+    case 'send': {
+      const command = place.latin1(place.string(raw.send, 'send'), 'send');
+      const s: StepAction = { kind: 'send', command, within: within(DEFAULTS.sendWithin) };
+      if (raw.expect !== undefined) s.expect = outputExpect(raw.expect, place);
+      return s;
+    }
+    case 'raw': {
+      const s: StepAction = { kind: 'raw', bytes: place.bytes(raw.raw, 'raw'), within: within(DEFAULTS.sendWithin) };
+      if (raw.expect !== undefined) s.expect = outputExpect(raw.expect, place);
+      return s;
+    }
+    case 'expect':
+      return { kind: 'expect', expect: outputExpect(raw.expect, place), within: within(DEFAULTS.urcWithin) };
+    case 'wait':
+      if (raw.silent !== undefined && typeof raw.silent !== 'boolean') place.fail('silent must be true or false');
+      return { kind: 'wait', ns: place.duration(raw.wait, 'wait'), silent: raw.silent === true };
+    case 'until': {
+      const state = place.string(raw.until, 'until');
+      if (!UNTIL_STATES.includes(state as UntilState)) place.fail(`until: "${state}" is not one of ${UNTIL_STATES.join(', ')}`);
+      return { kind: 'until', state: state as UntilState, within: within(DEFAULTS.untilWithin) };
+    }
+    case 'fault':
+      return { kind: 'fault', fault: fault(raw.fault, place) };
+    case 'far':
+      return farStep(raw.far, place);
+    case 'note':
+      return { kind: 'note', text: place.string(raw.note, 'note') };
+  }
+}
+
+/** String with a CR: exact bytes; other string: one line; list: lines; {regex}. */
+function outputExpect(v: unknown, place: Place): OutputExpect {
+  if (typeof v === 'string' || typeof v === 'number') {
+    const s = place.latin1(String(v), 'expect');
+    return s.includes('\r') ? { kind: 'exact', text: s } : { kind: 'lines', lines: [s] };
+  }
+  if (Array.isArray(v)) {
+    if (v.length === 0) place.fail('expect: an empty list expects nothing; leave expect out instead');
+    return { kind: 'lines', lines: v.map((l: unknown) => place.latin1(place.string(l, 'expect line'), 'expect line')) };
+  }
+  if (isObj(v)) {
+    place.keys(v, ['regex']);
+    return { kind: 'regex', source: place.regex(v.regex, 'expect.regex') };
+  }
+  return place.fail('expect wants a string, a list of lines or {regex: …}');
+}
+
+const FAULT_ARGS: Readonly<Record<Fault['kind'], readonly string[]>> = {
+  pdpDeact: ['cid'],
+  detach: [],
+  tcpDrop: ['clientId'],
+  brokerDown: [],
+  brokerUp: [],
+  deregister: ['stat'],
+  register: ['roaming', 'lac', 'ci'],
+  signal: ['rssi', 'ber', 'dbm'],
+  reboot: [],
+};
+
+function fault(v: unknown, place: Place): Fault {
+  const kinds = Object.keys(FAULT_ARGS) as Array<Fault['kind']>;
+  let kind: string;
+  let args: Obj = {};
+  if (typeof v === 'string') kind = v;
+  else if (isObj(v) && Object.keys(v).length === 1) {
+    kind = Object.keys(v)[0]!;
+    const a = v[kind];
+    if (a !== null && a !== undefined) {
+      if (!isObj(a)) place.fail(`fault ${kind}: arguments must be a mapping`);
+      args = a;
+    }
+  } else return place.fail(`fault wants one of ${kinds.join(', ')} (a name, or {name: {args}})`);
+  if (!kinds.includes(kind as Fault['kind'])) place.fail(`fault "${kind}" is not one of ${kinds.join(', ')}`);
+  const k = kind as Fault['kind'];
+  const fp: Place = new Place(`${place.text}: fault ${k}`);
+  fp.keys(args, FAULT_ARGS[k]);
+  switch (k) {
+    case 'pdpDeact':
+      return args.cid === undefined ? { kind: k } : { kind: k, cid: fp.int(args.cid, 'cid', 1, 15) };
+    case 'tcpDrop':
+      return args.clientId === undefined ? { kind: k } : { kind: k, clientId: fp.string(args.clientId, 'clientId') };
+    case 'deregister': {
+      if (args.stat === undefined) return { kind: k };
+      const stat = fp.int(args.stat, 'stat', 0, 4);
+      if (stat === 1) fp.fail('stat 1 is "registered"; use 0, 2, 3 or 4');
+      return { kind: k, stat: stat as 0 | 2 | 3 | 4 };
+    }
+    case 'register': {
+      const f: Fault = { kind: k };
+      if (args.roaming !== undefined) {
+        if (typeof args.roaming !== 'boolean') fp.fail('roaming must be true or false');
+        f.roaming = args.roaming === true;
+      }
+      if (args.lac !== undefined) f.lac = fp.string(args.lac, 'lac');
+      if (args.ci !== undefined) f.ci = fp.string(args.ci, 'ci');
+      return f;
+    }
+    case 'signal': {
+      const f: Fault = { kind: k };
+      if (args.rssi !== undefined) f.rssi = fp.int(args.rssi, 'rssi', 0, 99);
+      if (args.ber !== undefined) f.ber = fp.int(args.ber, 'ber', 0, 99);
+      if (args.dbm !== undefined) f.dbm = fp.int(args.dbm, 'dbm', -200, 0);
+      if (f.rssi === undefined && f.ber === undefined && f.dbm === undefined) fp.fail('give rssi, ber or dbm');
+      return f;
+    }
+    default:
+      return { kind: k };
+  }
+}
+
+function farStep(v: unknown, place: Place): StepAction {
+  if (!isObj(v) || Object.keys(v).length !== 1 || !('publish' in v || 'expect' in v)) {
+    place.fail('far wants {publish: {topic, payload, qos, retain}} or {expect: {topic, payload, within}}');
+  }
+  if ('publish' in v) {
+    const p = v.publish;
+    const pp: Place = new Place(`${place.text}: far publish`);
+    if (!isObj(p)) pp.fail('expected {topic, payload, qos, retain}');
+    pp.keys(p, ['topic', 'payload', 'qos', 'retain']);
+    if (p.retain !== undefined && typeof p.retain !== 'boolean') pp.fail('retain must be true or false');
+    return {
+      kind: 'farPublish',
+      topic: pp.string(p.topic, 'topic'),
+      payload: p.payload === undefined ? Buffer.alloc(0) : pp.bytes(p.payload, 'payload'),
+      qos: qosOf(p.qos, pp, 'qos'),
+      retain: p.retain === true,
+    };
+  }
+  const e = v.expect;
+  const ep: Place = new Place(`${place.text}: far expect`);
+  if (!isObj(e)) ep.fail('expected {topic, payload, within}');
+  ep.keys(e, ['topic', 'payload', 'within']);
+  const step: StepAction = {
+    kind: 'farExpect',
+    topic: ep.string(e.topic, 'topic'),
+    within: e.within === undefined ? DEFAULTS.farWithin : ep.duration(e.within, 'within'),
+  };
+  if (e.payload !== undefined) {
+    let payload: PayloadExpect;
+    if (isObj(e.payload) && 'regex' in e.payload) {
+      ep.keys(e.payload, ['regex']);
+      payload = { kind: 'regex', source: ep.regex(e.payload.regex, 'payload.regex') };
+    } else payload = { kind: 'bytes', bytes: ep.bytes(e.payload, 'payload') };
+    step.payload = payload;
+  }
+  return step;
+}

@@ -1,0 +1,89 @@
+/**
+ * A scenario as the runner sees it, after loading and validation (load.ts turns the YAML into
+ * this; scenarios/README.md documents the YAML). Times are model nanoseconds; byte strings are
+ * Buffers, so payloads with any byte value round-trip.
+ */
+import type { Ns } from '../kernel.js';
+
+/**
+ * What output must be: a command's answer (through its final result code or prompt), or the
+ * unsolicited output that comes next.
+ */
+export type OutputExpect =
+  /** Exactly these bytes (a YAML string with a CR in it); for `send`, echo included. */
+  | { kind: 'exact'; text: string }
+  /** Each line framed `\r\n<line>\r\n` (a last `>` is the raw-data prompt `\r\n>`), after the echo for `send`. */
+  | { kind: 'lines'; lines: string[] }
+  /** A match in what arrived (for a URC: consumed through the match). */
+  | { kind: 'regex'; source: string };
+
+export type PayloadExpect = { kind: 'bytes'; bytes: Buffer } | { kind: 'regex'; source: string };
+
+export type UntilState = 'simReady' | 'registered' | 'attached' | 'dataReady';
+export const UNTIL_STATES: readonly UntilState[] = ['simReady', 'registered', 'attached', 'dataReady'];
+
+/** Network-side and outside-world events. */
+export type Fault =
+  | { kind: 'pdpDeact'; cid?: number }
+  | { kind: 'detach' }
+  | { kind: 'tcpDrop'; clientId?: string }
+  | { kind: 'brokerDown' }
+  | { kind: 'brokerUp' }
+  | { kind: 'deregister'; stat?: 0 | 2 | 3 | 4 }
+  | { kind: 'register'; roaming?: boolean; lac?: string; ci?: string }
+  | { kind: 'signal'; rssi?: number; ber?: number; dbm?: number }
+  | { kind: 'reboot' };
+
+export type FaultKind = Fault['kind'];
+
+export type StepAction =
+  | { kind: 'send'; command: string; expect?: OutputExpect; within: Ns }
+  | { kind: 'raw'; bytes: Buffer; expect?: OutputExpect; within: Ns }
+  | { kind: 'expect'; expect: OutputExpect; within: Ns }
+  | { kind: 'wait'; ns: Ns; silent: boolean }
+  | { kind: 'until'; state: UntilState; within: Ns }
+  | { kind: 'fault'; fault: Fault }
+  | { kind: 'farPublish'; topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
+  | { kind: 'farExpect'; topic: string; payload?: PayloadExpect; within: Ns }
+  | { kind: 'note'; text: string };
+
+export type Step = StepAction & {
+  /** 1-based position in the scenario's `steps`. */
+  index: number;
+  /** Line in the YAML file, when loaded from text. */
+  line?: number;
+};
+
+export interface BrokerSpec {
+  /** The embedded broker's connect window (decisions §13); default 5 s. */
+  connectTimeout?: Ns;
+  /** CONNECT with other credentials is refused. */
+  auth?: { username: string; password: string };
+}
+
+export interface FarSubscription {
+  topic: string;
+  qos: 0 | 1 | 2;
+}
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  profile?: string;
+  seed?: number;
+  /** `ready` (default): steps start 1 s after the data bearer is up, boot lines consumed. `power-on`: at t = 0. */
+  start: 'ready' | 'power-on';
+  broker: BrokerSpec;
+  far?: { subscribe: FarSubscription[] };
+  steps: Step[];
+  /** Where it was loaded from (messages). */
+  source?: string;
+}
+
+export const DEFAULTS = {
+  /** A command's answer; the manual's longest maximum response time is 108 s. */
+  sendWithin: 120_000_000_000,
+  urcWithin: 10_000_000_000,
+  untilWithin: 60_000_000_000,
+  farWithin: 10_000_000_000,
+} as const;
