@@ -31,6 +31,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   seed: number;
   dataDir: string;
   trace?: string;
+  /** VCD waveform of the UART lines. */
+  vcd?: string;
   baud?: number;
 }
 
@@ -91,6 +93,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
     dataDir,
     ...(opts.trace !== undefined && { traceFile: resolve(opts.trace) }),
+    ...(opts.vcd !== undefined && { vcdFile: resolve(opts.vcd) }),
     log,
   });
   const hostEnded = (): void =>
