@@ -24,6 +24,9 @@ type QueuedLine = { kind: 'line'; text: string } | { kind: 'error' };
 
 const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
+/** URCs kept while a command line runs; past this the oldest is dropped (and traced). */
+const MAX_HELD_URCS = 256;
+
 export class AtEngine {
   readonly table = new CommandTable();
   readonly settings: EngineSettings;
@@ -38,6 +41,9 @@ export class AtEngine {
   accepting = true;
   /** Radio state probe for needsRadio commands (the network service sets it). */
   radioOn: () => boolean = () => true;
+  /** URCs dropped from a full held queue since creation. */
+  urcsDropped = 0;
+  private lineDone: Array<() => void> = [];
 
   constructor(
     private readonly kernel: Kernel,
@@ -67,13 +73,31 @@ export class AtEngine {
 
   /** Reboot: forget the partial line, queued lines, the running command and held URCs. */
   reset(settings: Partial<EngineSettings>): void {
+    if (this.busy || this.queue.length > 0 || this.heldUrcs.length > 0) {
+      // what dies with the reboot: the host sees RDY instead
+      this.trace.record({
+        t: this.kernel.now,
+        ev: 'fault',
+        what: 'output-lost-at-reboot',
+        detail: { command: this.busy, lines: this.queue.length, urcs: this.heldUrcs.length },
+      });
+    }
     this.generation++;
     this.assembler.reset();
     this.queue.length = 0;
     this.busy = false;
     this.heldUrcs = [];
+    this.lineDone = [];
     if (this.rawReq) for (const t of this.rawReq.timers) t.cancel();
     this.rawReq = undefined;
+    this.restoreSettings(settings);
+  }
+
+  /**
+   * ATZ, AT&F and reboot: the profile's defaults overlaid with `settings` (those saved with
+   * AT&W). Unlike `reset`, the command line that asked for it runs on to its final result.
+   */
+  restoreSettings(settings: Partial<EngineSettings>): void {
     Object.assign(this.settings, {
       echo: this.profile.defaults.echo,
       verbose: true,
@@ -103,14 +127,27 @@ export class AtEngine {
 
   private emitUrc(bytes: Uint8Array): void {
     if (this.busy) {
-      if (this.heldUrcs.length >= 256) {
-        this.heldUrcs.shift();
-        this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'urc-overflow' });
+      if (this.heldUrcs.length >= MAX_HELD_URCS) {
+        // bounded memory under a long prompt; the trace names every URC the host never saw
+        const lost = this.heldUrcs.shift()!;
+        this.urcsDropped++;
+        const text = Buffer.from(lost.subarray(0, 120)).toString('latin1');
+        this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'urc-overflow', detail: { dropped: this.urcsDropped, text } });
       }
       this.heldUrcs.push(bytes);
     } else {
       this.uart.send(bytes);
     }
+  }
+
+  /**
+   * Run `fn` once the command line now running has sent its final result code, before the next
+   * queued line starts (at once when no line runs). AT+RESET's reboot waits for the rest of
+   * its line (`AT+RESET;+CSQ`), so the line still gets its one final result.
+   */
+  afterLine(fn: () => void): void {
+    if (this.busy) this.lineDone.push(fn);
+    else fn();
   }
 
   /** Send raw text to the host, outside any command (boot lines). */
@@ -363,6 +400,9 @@ export class AtEngine {
     const held = this.heldUrcs;
     this.heldUrcs = [];
     for (const u of held) this.uart.send(u);
+    const done = this.lineDone;
+    this.lineDone = [];
+    for (const f of done) f();
     this.nextLine();
   }
 }

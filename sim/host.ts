@@ -34,6 +34,12 @@ export class HostPort {
   /** Every byte ever received, with times (for timing assertions). */
   readonly log: Array<{ t: Ns; b: number }> = [];
   keepLog = true;
+  /**
+   * Keep received bytes for expect/take/log. Off while a serial link is the host (`serve`):
+   * nobody consumes this port then, and it would hold every byte of a long session.
+   * Streams (`stream()`) are fed either way.
+   */
+  recording = true;
   private streams: Duplex[] = [];
 
   constructor(private readonly modem: Modem) {}
@@ -46,10 +52,12 @@ export class HostPort {
 
   /** Called by the modem for every byte leaving the UART. */
   deliver(bytes: Uint8Array, t: Ns): void {
-    for (const b of bytes) {
-      this.buf += String.fromCharCode(b);
-      this.times.push(t);
-      if (this.keepLog) this.log.push({ t, b });
+    if (this.recording) {
+      for (const b of bytes) {
+        this.buf += String.fromCharCode(b);
+        this.times.push(t);
+        if (this.keepLog) this.log.push({ t, b });
+      }
     }
     for (const s of this.streams) s.push(Buffer.from(bytes));
   }

@@ -112,6 +112,13 @@ export class Kernel {
   readonly prng: Prng;
   /** Count of events run since creation; benchmarks and the trace read it. */
   eventsRun = 0;
+  /**
+   * Where an event that throws goes. Unset, the error reaches whoever steps the kernel (a test
+   * awaiting the virtual clock sees it). Set by free-running drivers, whose stepping happens in
+   * timer and socket callbacks where a throw would end the process: the error is handed over
+   * and the next event runs.
+   */
+  onEventError: ((err: unknown, label: string) => void) | undefined;
 
   constructor(opts: KernelOptions = {}) {
     this.prng = new Prng(opts.seed ?? 1);
@@ -165,7 +172,15 @@ export class Kernel {
     this.queue.pop();
     this.current = e.time;
     this.eventsRun++;
-    e.fn();
+    if (!this.onEventError) {
+      e.fn();
+      return true;
+    }
+    try {
+      e.fn();
+    } catch (err) {
+      this.onEventError(err, e.label);
+    }
     return true;
   }
 

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { Kernel } from './kernel.js';
 import { ClockDriver, RealtimeClock, VirtualClock } from './clock.js';
 import { Uart } from './uart.js';
-import { AtEngine } from './engine.js';
+import { AtEngine, EngineSettings } from './engine.js';
 import { Trace } from './trace.js';
 import { Profile, DeepPartial } from './profile.js';
 import { resolveProfile } from './profiles/index.js';
@@ -84,6 +84,14 @@ export class Modem {
       opts.clock === 'realtime'
         ? new RealtimeClock(this.kernel)
         : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
+    if (opts.clock === 'realtime' || opts.autoHorizonNs !== undefined) {
+      // free-running: nobody awaits the clock to hear of a throwing event, and dying would
+      // take the host's serial link with it
+      this.kernel.onEventError = (err, label) => {
+        this.log.error({ err, label }, 'model event threw');
+        this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'event-threw', detail: { label, error: String(err) } });
+      };
+    }
     const saved = this.nvram.get();
     this.uart = new Uart(this.kernel, this.trace, saved.baud ?? this.profile.uart.defaultBaud);
     this.uart.pacing = opts.uartPacing ?? true;
@@ -104,14 +112,19 @@ export class Modem {
   }
 
   /** Settings saved with AT&W (ATZ, reboot). */
-  restoreSavedSettings(): void {
+  savedSettings(): Partial<EngineSettings> {
     const saved = this.nvram.get();
-    this.engine.reset({
+    return {
       ...(saved.echo !== undefined && { echo: saved.echo }),
       ...(saved.cmee !== undefined && { cmee: saved.cmee }),
       ...(saved.verbose !== undefined && { verbose: saved.verbose }),
       ...(saved.quiet !== undefined && { quiet: saved.quiet }),
-    });
+    };
+  }
+
+  /** Reboot: the engine starts afresh with the saved settings. */
+  restoreSavedSettings(): void {
+    this.engine.reset(this.savedSettings());
   }
 
   private powerOn(): void {
@@ -141,6 +154,8 @@ export class Modem {
   async attach(link: Link): Promise<void> {
     await link.open((bytes) => this.clock.inject('host-rx', () => this.uart.receive(bytes)));
     this.links.push(link);
+    // the link is the host now; the in-process port would only pile up what it sends
+    this.host.recording = false;
   }
 
   private deliverToHost(bytes: Uint8Array): void {

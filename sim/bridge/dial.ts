@@ -36,7 +36,13 @@ export function dial(target: DialTarget, tls: Extract<TlsSetup, { ok: true }> | 
     const secure = tlsConnect(opts);
     socket = secure;
     secure.once('secureConnect', () => {
-      const refused = tls?.verifyPeer?.(secure);
+      let refused: Error | undefined;
+      try {
+        refused = tls?.verifyPeer?.(secure);
+      } catch (err) {
+        // a throw here would escape into the socket's emitter and end the process
+        refused = err instanceof Error ? err : new Error(String(err));
+      }
       if (refused) {
         secure.destroy();
         return finish({ ok: false, reason: refused.message });

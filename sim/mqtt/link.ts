@@ -85,6 +85,8 @@ export class MqttLink {
   private readonly qos2ById = new Map<number, InFlight>();
   private readonly timers: TimerSet;
   private lastReportAt: Ns = 0;
+  /** Inbound messages taken off the socket whose URC is not out yet, oldest first. */
+  private readonly taken: Array<{ topic: string; payload: Buffer }> = [];
   /** Counters for the trace and tests. */
   readonly stats = { opened: 0, closedByPeer: 0, published: 0, received: 0, lostInFlight: 0, pings: 0 };
 
@@ -272,7 +274,12 @@ export class MqttLink {
     let tls: Extract<TlsSetup, { ok: true }> | undefined;
     let guardMs = DIAL_GUARD_MS;
     if (target.tls) {
-      const setup = this.env.sslContext().tlsOptions(target);
+      let setup: TlsSetup;
+      try {
+        setup = this.env.sslContext().tlsOptions(target);
+      } catch (err) {
+        setup = { ok: false, reason: `TLS settings: ${(err as Error).message}` };
+      }
       if (!setup.ok) {
         then({ ok: false, reason: setup.reason });
         return;
@@ -281,8 +288,9 @@ export class MqttLink {
       if (setup.negotiateTimeoutS !== undefined) guardMs = Math.min(guardMs, Math.max(1000, setup.negotiateTimeoutS * 1000));
       this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-tls', detail: setup.description ?? 'bridge TLS' });
     }
-    const hold = this.env.kernel.hold(`mqtt-dial ${target.host}:${target.port}`, guardMs, () => dialing.abort('no answer'));
-    const dialing = dial(target, tls, (r) => {
+    let dialing: Dialing | undefined;
+    const hold = this.env.kernel.hold(`mqtt-dial ${target.host}:${target.port}`, guardMs, () => dialing?.abort('no answer'));
+    const settle = (r: DialResult): void => {
       this.env.clock.inject('mqtt-dial', () => {
         if (this.dialing === dialing) this.dialing = undefined;
         if (epoch !== this.epoch) {
@@ -292,7 +300,14 @@ export class MqttLink {
         then(r);
       });
       hold.release();
-    });
+    };
+    try {
+      dialing = dial(target, tls, settle);
+    } catch (err) {
+      // options the TLS stack refuses outright (a custom SslContext's key or cert)
+      settle({ ok: false, reason: (err as Error).message });
+      return;
+    }
     this.dialing = dialing;
   }
 
@@ -371,7 +386,12 @@ export class MqttLink {
       this.env.clock.inject('mqtt-rx', () => {
         if (qe !== this.quietEpoch) return;
         this.stats.received++;
-        this.report(this.env.latency('mqtt.deliver'), () => this.env.deliver(topic, payload));
+        const msg = { topic, payload };
+        this.taken.push(msg);
+        this.report(this.env.latency('mqtt.deliver'), () => {
+          this.taken.splice(this.taken.indexOf(msg), 1);
+          this.env.deliver(topic, payload);
+        });
       });
     });
     client.connect();
@@ -395,6 +415,7 @@ export class MqttLink {
   private teardownQuietly(next: 'offline' | 'parked', why: string, keepSocket = false): void {
     this.epoch++;
     this.quietEpoch++;
+    const taken = this.taken.splice(0);
     this.timers.cancelAll();
     this.lastReportAt = 0;
     this.dialing?.abort(why);
@@ -407,6 +428,21 @@ export class MqttLink {
     if (next === 'offline') this.target = undefined;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-teardown', detail: why });
     this.setPhase(next);
+    this.settleTaken(taken, why);
+  }
+
+  /**
+   * Messages already taken off the socket are the module's, not the link's: closing the link
+   * does not lose them (they print now, held behind a running command); only the module
+   * going down does, and the trace says so.
+   */
+  private settleTaken(taken: Array<{ topic: string; payload: Buffer }>, why: string): void {
+    if (taken.length === 0) return;
+    if (why === 'power-off' || why === 'shutdown') {
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-rx-lost', detail: { why, messages: taken.length } });
+      return;
+    }
+    for (const m of taken) this.env.deliver(m.topic, m.payload);
   }
 
   /** Forget the session without touching the socket (the caller owns what happens to it). */

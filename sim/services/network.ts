@@ -344,8 +344,8 @@ export class NetworkService implements Service {
             this.timers.after(
               m.engine.latency('reset'),
               () => {
+                m.engine.afterLine(() => m.reboot());
                 ctx.ok();
-                m.reboot();
               },
               'cfun-reset',
             );

@@ -99,8 +99,8 @@ export class SystemService implements Service {
           ctx.ok();
         },
       },
-      basic('Z', 'Restore the settings saved with &W', 0, () => m.restoreSavedSettings()),
-      basic('&F', 'Restore factory settings', 0, () => m.engine.reset({ cmee: m.profile.defaults.cmee })),
+      basic('Z', 'Restore the settings saved with &W', 0, () => m.engine.restoreSettings(m.savedSettings())),
+      basic('&F', 'Restore factory settings', 0, () => m.engine.restoreSettings({})),
       {
         name: '&W',
         group: 'system',
@@ -165,8 +165,8 @@ export class SystemService implements Service {
         latency: 'reset',
         test: [],
         exec: (ctx) => {
+          m.engine.afterLine(() => m.reboot());
           ctx.ok();
-          m.reboot();
         },
       },
     ];
