@@ -150,6 +150,18 @@ export class AtEngine {
     else fn();
   }
 
+  /** Bytes of output not yet on the wire: the UART's TX FIFO plus URCs held behind a command. */
+  get outputBacklog(): number {
+    let n = this.uart.txBacklog;
+    for (const u of this.heldUrcs) n += u.length;
+    return n;
+  }
+
+  /** URCs held behind the running command line. */
+  get heldUrcCount(): number {
+    return this.heldUrcs.length;
+  }
+
   /** Send raw text to the host, outside any command (boot lines). */
   sendRaw(bytes: Uint8Array): void {
     this.uart.send(bytes);

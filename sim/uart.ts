@@ -106,6 +106,11 @@ export class Uart {
     this.toHost(Uint8Array.of(b));
   }
 
+  /** Bytes queued for the host and not yet on the wire. */
+  get txBacklog(): number {
+    return this.tx.queued;
+  }
+
   /** Run `fn` once every queued TX byte has left (AT+IPR switches after its OK). */
   whenTxDrained(fn: () => void): void {
     if (this.tx.queued === 0) fn();

@@ -91,8 +91,9 @@ async function connectSessionQuiet(m: Modem): Promise<void> {
  * Let the broker's messages in without running the model ahead: model time moves in 1 ms
  * slices, each waiting (wall time, the idle grace) for outside input, until `cond` holds.
  */
-async function pump(m: Modem, cond: () => boolean, slices = 500): Promise<void> {
-  for (let i = 0; i < slices && !cond(); i++) await m.clock.waitUntil(cond, ms(1));
+/** Run model time (at most `budgetMs` of it) until `cond`, letting broker traffic in as it comes. */
+async function pump(m: Modem, cond: () => boolean, budgetMs = 500): Promise<void> {
+  await m.clock.waitUntil(cond, ms(budgetMs));
   expect(cond()).toBe(true);
 }
 
@@ -128,7 +129,9 @@ describe('floods of inbound messages', () => {
     await subscribed(m, 'flood-direct', 'flood/d');
     const before = heapMb();
     for (let i = 0; i < 300; i++) f.client.publish('flood/d', body(i, 200), { qos: 1 });
-    await pump(m, () => m.mqtt.link.stats.received >= 300, 5000);
+    // the UART needs about 5.7 s of model time for these and the session reads no faster;
+    // model timers may run ahead while the first messages are still on loopback
+    await pump(m, () => m.mqtt.link.stats.received >= 300, 300_000);
     await m.host.advance(sec(10));
     const out = m.host.take();
     const after = heapMb();
@@ -189,7 +192,7 @@ describe('a message that arrives while the module is busy', () => {
     expect((await f.waitFor('pubex/out'))[0]!.toString()).toBe('hello');
   });
 
-  it('more than 256 during one long prompt: the oldest go, each named in the trace', async () => {
+  it('a flood during one long prompt: the session stops reading the socket and nothing is dropped', async () => {
     const m = await modem();
     const f = await farSide();
     await subscribed(m, 'held-many', 'held/many');
@@ -197,18 +200,18 @@ describe('a message that arrives while the module is busy', () => {
     m.host.write('AT+FSWRITE=w.bin,0,4,600\r');
     await m.host.expect('\r\n>');
     for (let i = 0; i < 300; i++) f.client.publish('held/many', `n${i}`, { qos: 1 });
-    await pump(m, () => m.mqtt.link.stats.received >= 300, 5000);
-    await m.host.advance(ms(100));
+    await pump(m, () => m.mqtt.link.stats.inboundPaused > 0, 5000);
+    await m.host.advance(sec(1));
+    // the module holds what it took; the broker keeps the rest, unacknowledged
+    expect(m.engine.heldUrcCount).toBeLessThan(256);
+    expect(m.mqtt.link.stats.received).toBeLessThan(300);
     m.host.write('done');
     await m.host.expect('\r\nOK\r\n');
-    await m.host.advance(sec(1));
+    await pump(m, () => m.mqtt.link.stats.received >= 300, 30_000);
+    await m.host.advance(sec(2));
     const kept = m.host.take().match(/\+MSUB: "held\/many",\d+ byte,n\d+/g) ?? [];
-    expect(kept).toHaveLength(256);
-    expect(kept[0]).toBe(`+MSUB: "held/many",3 byte,n44`);
-    const lost = faults(m, 'urc-overflow');
-    expect(lost).toHaveLength(44);
-    expect(lost[0]!.detail).toMatchObject({ dropped: 1, text: '\r\n+MSUB: "held/many",2 byte,n0\r\n' });
-    expect(lost[43]!.detail).toMatchObject({ dropped: 44 });
+    expect(kept).toEqual(Array.from({ length: 300 }, (_, i) => `+MSUB: "held/many",${String(i).length + 1} byte,n${i}`));
+    expect(faults(m, 'urc-overflow')).toEqual([]);
   });
 });
 

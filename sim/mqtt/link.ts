@@ -42,6 +42,10 @@ export interface LinkEnv {
   urc(text: string): void;
   /** An inbound PUBLISH, in arrival order, when the module prints or caches it. */
   deliver(topic: string, payload: Buffer): void;
+  /** Bytes the module still has to put on the UART (TX FIFO + held URCs). */
+  outputBacklog(): number;
+  /** URCs held behind a running command line. */
+  heldUrcs(): number;
   sslContext(): SslContext;
   /** The `STATE: …` line before `CONNECT FAIL`. */
   connectFailState: string;
@@ -56,6 +60,18 @@ const DIAL_GUARD_MS = 15_000;
  * one is still reported when it comes); keeps a broker that never answers from freezing the model.
  */
 const ACK_GUARD_MS = 5_000;
+/**
+ * Inbound flow control: while more than this many bytes wait for the UART, or this many
+ * messages wait to be printed, the session stops reading the socket (TCP pushes back on the
+ * broker), so a broker faster than the serial line cannot grow the module's memory.
+ */
+const BACKLOG_HIGH_BYTES = 8192;
+const TAKEN_HIGH = 8;
+/** Well below the engine's cap on held URCs (256), so a long prompt never drops a message. */
+const HELD_URCS_HIGH = 64;
+const BACKLOG_POLL: Ns = 10_000_000;
+const RESUME_GUARD_MS = 50;
+
 /** MQTT DISCONNECT, written on the socket directly so it leaves before the socket's end. */
 const DISCONNECT_PACKET = generate({ cmd: 'disconnect' });
 
@@ -88,7 +104,13 @@ export class MqttLink {
   /** Inbound messages taken off the socket whose URC is not out yet, oldest first. */
   private readonly taken: Array<{ topic: string; payload: Buffer }> = [];
   /** Counters for the trace and tests. */
-  readonly stats = { opened: 0, closedByPeer: 0, published: 0, received: 0, lostInFlight: 0, pings: 0 };
+  readonly stats = { opened: 0, closedByPeer: 0, published: 0, received: 0, lostInFlight: 0, pings: 0, inboundPaused: 0 };
+  /** Messages handed over by the client but not yet brought into model time. */
+  private arriving = 0;
+  private resumeHold: IoHold | undefined;
+  private pingHold: IoHold | undefined;
+  /** The session stopped reading its socket because the UART is behind (inbound flow control). */
+  private readingPaused = false;
 
   constructor(private readonly env: LinkEnv) {
     this.timers = new TimerSet(env.kernel);
@@ -342,7 +364,6 @@ export class MqttLink {
     this.client = client;
     this.timer = timer;
     const op = this.track('mqtt-connack', undefined, CONNACK_WALL_TIMEOUT_MS + 1000);
-    let ping: IoHold | undefined;
     client.on('error', (err) => {
       this.env.log.info({ err: err.message }, 'MQTT session error');
       this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-error', detail: err.message });
@@ -356,9 +377,9 @@ export class MqttLink {
     );
     client.on('packetsend', (p) => {
       if (p.cmd === 'pingreq') this.stats.pings++;
-      if (p.cmd === 'pingreq' && !ping) {
+      if (p.cmd === 'pingreq' && !this.pingHold) {
         // past half a keepalive the library gives up itself; let model time run to that point
-        ping = this.env.kernel.hold('mqtt-pingresp', Math.max(1000, cfg.keepalive * 500));
+        this.pingHold = this.ioHold('mqtt-pingresp', Math.max(1000, cfg.keepalive * 500));
       } else if (p.cmd === 'publish' && p.qos === 2 && !p.dup) {
         const q = this.qos2Unsent.shift();
         if (q && p.messageId !== undefined) {
@@ -369,8 +390,7 @@ export class MqttLink {
     });
     client.on('packetreceive', (p) => {
       if (p.cmd === 'pingresp') {
-        ping?.release();
-        ping = undefined;
+        this.releasePingHold();
       } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
         const q = this.qos2ById.get(p.messageId);
         this.qos2ById.delete(p.messageId);
@@ -378,12 +398,17 @@ export class MqttLink {
       }
     });
     socket.once('close', () => {
-      ping?.release();
-      ping = undefined;
+      this.releasePingHold();
     });
+    // mqtt.js's backpressure hook: the next packet is parsed only after `done`
+    client.handleMessage = (_packet, done) => this.whenRoomForInbound(epoch, () => done());
     client.on('message', (topic, payload) => {
       const qe = this.quietEpoch;
+      this.arriving++;
+      this.resumeHold?.release();
+      this.resumeHold = undefined;
       this.env.clock.inject('mqtt-rx', () => {
+        this.arriving--;
         if (qe !== this.quietEpoch) return;
         this.stats.received++;
         const msg = { topic, payload };
@@ -395,6 +420,36 @@ export class MqttLink {
       });
     });
     client.connect();
+  }
+
+  private whenRoomForInbound(epoch: number, go: () => void): void {
+    const full = (): boolean =>
+      this.arriving + this.taken.length >= TAKEN_HIGH ||
+      this.env.outputBacklog() >= BACKLOG_HIGH_BYTES ||
+      this.env.heldUrcs() >= HELD_URCS_HIGH;
+    if (!full()) return go();
+    this.stats.inboundPaused++;
+    // Not reading the socket means acknowledgements wait too: the model must not stand still
+    // for them (it is the model's own UART that has to drain). Late acks are still reported.
+    this.readingPaused = true;
+    for (const op of this.ops) {
+      op.hold?.release();
+      op.hold = undefined;
+    }
+    this.releasePingHold();
+    const check = (): void => {
+      if (epoch !== this.epoch) return; // the session is gone; its parser no longer matters
+      if (full()) this.env.kernel.after(BACKLOG_POLL, check, 'mqtt-inbound-backpressure');
+      else {
+        this.readingPaused = false;
+        // the broker's next message is already on its way: hold model time until it is in
+        // (or RESUME_GUARD_MS of wall time passes with nothing more to read)
+        this.resumeHold?.release();
+        this.resumeHold = this.env.kernel.hold('mqtt-inbound-resume', RESUME_GUARD_MS);
+        go();
+      }
+    };
+    this.env.clock.inject('mqtt-inbound-backpressure', () => this.env.kernel.after(BACKLOG_POLL, check, 'mqtt-inbound-backpressure'));
   }
 
   private onSocketClosed(socket: BridgeSocket): void {
@@ -447,6 +502,10 @@ export class MqttLink {
 
   /** Forget the session without touching the socket (the caller owns what happens to it). */
   private detachClient(): void {
+    this.resumeHold?.release();
+    this.resumeHold = undefined;
+    this.releasePingHold();
+    this.readingPaused = false;
     this.timer?.stop();
     this.timer = undefined;
     const c = this.client;
@@ -456,8 +515,18 @@ export class MqttLink {
     c.on('error', () => undefined);
   }
 
+  /** A hold on the broker's reply, unless the module itself has stopped reading the socket. */
+  private ioHold(label: string, guardMs: number): IoHold | undefined {
+    return this.readingPaused ? undefined : this.env.kernel.hold(label, guardMs);
+  }
+
+  private releasePingHold(): void {
+    this.pingHold?.release();
+    this.pingHold = undefined;
+  }
+
   private track(label: string, answer: ((ok: boolean) => void) | undefined, guardMs = ACK_GUARD_MS): InFlight {
-    const op: InFlight = { label, hold: this.env.kernel.hold(label, guardMs), answer };
+    const op: InFlight = { label, hold: this.ioHold(label, guardMs), answer };
     this.ops.add(op);
     return op;
   }

@@ -84,6 +84,8 @@ export class MqttService implements Service {
       now: () => (modem.clock instanceof RealtimeClock ? Math.max(modem.kernel.now, modem.clock.wallNow()) : modem.kernel.now),
       urc: (text) => modem.engine.urc(text),
       deliver: (topic, payload) => this.deliver(topic, payload),
+      outputBacklog: () => modem.engine.outputBacklog,
+      heldUrcs: () => modem.engine.heldUrcCount,
       sslContext: () => this.sslContext,
       connectFailState: modem.profile.spellings.mqttConnectFailState,
     };
