@@ -83,19 +83,25 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   const dataDir = resolve(opts.dataDir);
   // the broker first: its certificates live in <data-dir>/certs and the modem routes to it
   const mqtt = await setupMqtt({ ...opts, dataDir }, log);
-  const modem = createModem({
-    mqtt: mqtt.options,
-    profile: opts.profile,
-    // The power-on rate; a rate saved with AT&W still wins, as on the module.
-    ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
-    seed: opts.seed,
-    clock: opts.clock,
-    ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
-    dataDir,
-    ...(opts.trace !== undefined && { traceFile: resolve(opts.trace) }),
-    ...(opts.vcd !== undefined && { vcdFile: resolve(opts.vcd) }),
-    log,
-  });
+  let modem: Modem;
+  try {
+    modem = createModem({
+      mqtt: mqtt.options,
+      profile: opts.profile,
+      // The power-on rate; a rate saved with AT&W still wins, as on the module.
+      ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
+      seed: opts.seed,
+      clock: opts.clock,
+      ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
+      dataDir,
+      ...(opts.trace !== undefined && { traceFile: resolve(opts.trace) }),
+      ...(opts.vcd !== undefined && { vcdFile: resolve(opts.vcd) }),
+      log,
+    });
+  } catch (err) {
+    await mqtt.close(); // e.g. a --trace path that cannot be opened
+    throw err;
+  }
   const hostEnded = (): void =>
     modem.clock.inject('host-end', () => {
       modem.kernel.after(STDIO_LINGER, () => modem.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');

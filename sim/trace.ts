@@ -2,7 +2,7 @@
  * The trace: every byte on the UART, every command, state change and fault, stamped with the
  * model time in ns. Written as JSON lines; the same seed and input give the same file.
  */
-import { createWriteStream, WriteStream } from 'node:fs';
+import { createWriteStream, openSync, WriteStream } from 'node:fs';
 import { Ns } from './kernel.js';
 
 export type TraceRecord =
@@ -31,9 +31,16 @@ export class Trace {
   /** Records dropped from memory once the limit was reached (the file still has them). */
   droppedFromMemory = 0;
   private listeners: Array<(r: TraceRecord) => void> = [];
+  /** Set when writing the trace file failed; the file is incomplete from there on. */
+  writeError: Error | undefined;
 
   constructor(opts: TraceOptions = {}) {
-    this.out = opts.file ? createWriteStream(opts.file, { flags: 'w' }) : undefined;
+    // opened synchronously so a bad path fails here, with its message, not later as a crash
+    this.out = opts.file ? createWriteStream('', { fd: openSync(opts.file, 'w') }) : undefined;
+    this.out?.on('error', (err) => {
+      // a full disk mid-run: stop writing, keep simulating; close() reports it
+      this.writeError = err;
+    });
     this.memory = opts.memory ?? false;
     this.limit = opts.memoryLimit ?? 1_000_000;
   }
@@ -62,7 +69,7 @@ export class Trace {
   }
 
   private flush(): void {
-    if (!this.out || this.pending.length === 0) return;
+    if (!this.out || this.pending.length === 0 || this.writeError) return;
     this.out.write(this.pending.join('\n') + '\n');
     this.pending = [];
   }

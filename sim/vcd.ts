@@ -3,7 +3,7 @@
  * module's TXD (modem → host) and RXD (host → modem), bit by bit, for GTKWave and friends.
  * Built from the trace's byte records, which carry the instant a byte's stop bit ends.
  */
-import { createWriteStream, WriteStream } from 'node:fs';
+import { createWriteStream, openSync, WriteStream } from 'node:fs';
 import type { Ns } from './kernel.js';
 import type { Trace, TraceRecord } from './trace.js';
 import type { Uart } from './uart.js';
@@ -29,7 +29,8 @@ export class VcdWriter {
     trace: Trace,
     file: string,
   ) {
-    this.out = createWriteStream(file);
+    this.out = createWriteStream('', { fd: openSync(file, 'w') });
+    this.out.on('error', () => this.off()); // a full disk: stop the waveform, keep simulating
     this.out.write(
       [
         '$version modemsim $end',

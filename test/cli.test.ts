@@ -256,6 +256,16 @@ describe('modemsim serve', () => {
     expect([0, 1]).toContain(await cli.exited);
   });
 
+  it('fails with one fatal line when the trace file cannot be opened', async () => {
+    const dir = dataDir();
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dir, '--trace', join(dir, 'missing', 't.jsonl')]);
+    expect(await cli.exited).toBe(1);
+    const fatal = cli.records.filter((r) => r.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.msg).toContain('ENOENT');
+    expect(cli.records.some((r) => r.msg === 'ready')).toBe(false);
+  });
+
   it('rejects a malformed --serial before starting anything', async () => {
     const cli = start(['serve', '--serial', 'com1']);
     expect(await cli.exited).toBe(1);
