@@ -127,3 +127,17 @@ describe('KernelTimer', () => {
     expect(t.active).toBe(0);
   });
 });
+
+describe('topic filters', () => {
+  it('match topics per MQTT 3.1.1 §4.7', async () => {
+    const { topicMatches } = await import('../sim/mqtt/payload.js');
+    expect(topicMatches('mqtt/topic', 'mqtt/topic')).toBe(true);
+    expect(topicMatches('mqtt/+', 'mqtt/topic')).toBe(true);
+    expect(topicMatches('mqtt/#', 'mqtt')).toBe(true);
+    expect(topicMatches('mqtt/#', 'mqtt/a/b')).toBe(true);
+    expect(topicMatches('+/+', 'a')).toBe(false);
+    expect(topicMatches('mqtt/+', 'mqtt/a/b')).toBe(false);
+    expect(topicMatches('#', '$SYS/x')).toBe(false);
+    expect(topicMatches('$SYS/#', '$SYS/x')).toBe(true);
+  });
+});

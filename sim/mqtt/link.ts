@@ -21,6 +21,7 @@ import type { Trace } from '../trace.js';
 import { BridgeSocket, dial, Dialing, DialResult } from '../bridge/dial.js';
 import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from '../bridge/client.js';
 import { KernelTimer } from './kernel-timer.js';
+import { topicMatches } from './payload.js';
 import type { DialTarget, RouteResult } from './routes.js';
 import type { SslContext, TlsSetup } from './ssl-context.js';
 
@@ -71,6 +72,12 @@ const TAKEN_HIGH = 8;
 const HELD_URCS_HIGH = 64;
 const BACKLOG_POLL: Ns = 10_000_000;
 const RESUME_GUARD_MS = 50;
+/**
+ * A message the module publishes to a topic it is itself subscribed to comes back through the
+ * broker: model time waits for it (this long at most), so the `+MSUB` lands at the same model
+ * instant on every run.
+ */
+const OWN_ECHO_GUARD_MS = 500;
 
 /** MQTT DISCONNECT, written on the socket directly so it leaves before the socket's end. */
 const DISCONNECT_PACKET = generate({ cmd: 'disconnect' });
@@ -109,6 +116,9 @@ export class MqttLink {
   private arriving = 0;
   private resumeHold: IoHold | undefined;
   private pingHold: IoHold | undefined;
+  /** Filters the broker granted (SUBACK), for expecting our own publishes back. */
+  private readonly granted = new Set<string>();
+  private ownEchoes: Array<{ topic: string; hold: IoHold }> = [];
   /** The session stopped reading its socket because the UART is behind (inbound flow control). */
   private readingPaused = false;
 
@@ -186,6 +196,7 @@ export class MqttLink {
     if (this.phase !== 'session' || !client?.connected || !this.socket?.writable) return false;
     this.stats.published++;
     const epoch = this.epoch;
+    this.expectOwnEcho(topic);
     if (qos === 0) {
       let sync = true;
       let fired = false;
@@ -232,6 +243,7 @@ export class MqttLink {
       this.complete(op, 'mqtt-suback', () => {
         if (epoch !== this.epoch) return;
         const refused = err !== null || !granted || granted.some((g) => g.qos === 128);
+        if (!refused) this.granted.add(topic);
         this.report(this.env.latency('mqtt.suback'), () => this.env.urc(refused ? 'ERROR' : 'SUBACK'));
       }),
     );
@@ -247,6 +259,7 @@ export class MqttLink {
     client.unsubscribe(topic, (err) =>
       this.complete(op, 'mqtt-unsuback', () => {
         if (epoch !== this.epoch) return;
+        if (!err) this.granted.delete(topic);
         this.report(this.env.latency('mqtt.unsuback'), () => this.env.urc(err ? 'ERROR' : 'UNSUBACK'));
       }),
     );
@@ -405,6 +418,8 @@ export class MqttLink {
     client.on('message', (topic, payload) => {
       const qe = this.quietEpoch;
       this.arriving++;
+      const echo = this.ownEchoes.findIndex((e) => e.topic === topic);
+      if (echo >= 0) this.ownEchoes.splice(echo, 1)[0]!.hold.release();
       this.resumeHold?.release();
       this.resumeHold = undefined;
       this.env.clock.inject('mqtt-rx', () => {
@@ -437,6 +452,7 @@ export class MqttLink {
       op.hold = undefined;
     }
     this.releasePingHold();
+    for (const e of this.ownEchoes.splice(0)) e.hold.release();
     const check = (): void => {
       if (epoch !== this.epoch) return; // the session is gone; its parser no longer matters
       if (full()) this.env.kernel.after(BACKLOG_POLL, check, 'mqtt-inbound-backpressure');
@@ -501,7 +517,19 @@ export class MqttLink {
   }
 
   /** Forget the session without touching the socket (the caller owns what happens to it). */
+  private expectOwnEcho(topic: string): void {
+    if (this.readingPaused) return;
+    for (const f of this.granted) {
+      if (topicMatches(f, topic)) {
+        this.ownEchoes.push({ topic, hold: this.env.kernel.hold('mqtt-own-echo', OWN_ECHO_GUARD_MS) });
+        return;
+      }
+    }
+  }
+
   private detachClient(): void {
+    for (const e of this.ownEchoes.splice(0)) e.hold.release();
+    this.granted.clear();
     this.resumeHold?.release();
     this.resumeHold = undefined;
     this.releasePingHold();

@@ -73,3 +73,16 @@ export function validTopicFilter(filter: string): boolean {
   }
   return true;
 }
+
+/** Whether a PUBLISH topic matches a (valid) subscription filter (§4.7; `$` topics need a `$` filter). */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') !== filter.startsWith('$')) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
