@@ -25,12 +25,13 @@ export class Nvram {
 
   private load(): SavedSettings {
     if (!this.path) return {};
+    let v: unknown;
     try {
-      const v: unknown = JSON.parse(readFileSync(this.path, 'utf8'));
-      return v && typeof v === 'object' ? (v as SavedSettings) : {};
+      v = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch {
       return {};
     }
+    return validSettings(v);
   }
 
   get(): SavedSettings {
@@ -43,4 +44,20 @@ export class Nvram {
     mkdirSync(join(this.path, '..'), { recursive: true });
     atomicWriteFileSync(this.path, JSON.stringify(this.cache, null, 2) + '\n');
   }
+}
+
+/**
+ * The fields of a parsed nvram.json that are what AT&W writes; anything else (a hand-edited or
+ * foreign file) is ignored rather than handed to the UART (a baud rate of "fast" would stall it).
+ */
+function validSettings(v: unknown): SavedSettings {
+  if (typeof v !== 'object' || v === null) return {};
+  const o = v as Record<string, unknown>;
+  const out: SavedSettings = {};
+  if (typeof o['echo'] === 'boolean') out.echo = o['echo'];
+  if (typeof o['verbose'] === 'boolean') out.verbose = o['verbose'];
+  if (typeof o['quiet'] === 'boolean') out.quiet = o['quiet'];
+  if (o['cmee'] === 0 || o['cmee'] === 1 || o['cmee'] === 2) out.cmee = o['cmee'];
+  if (typeof o['baud'] === 'number' && Number.isInteger(o['baud']) && o['baud'] > 0) out.baud = o['baud'];
+  return out;
 }

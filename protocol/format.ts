@@ -38,8 +38,6 @@ export function formatInfo(text: string, s: FormatSettings): string {
   return s.verbose ? nl + text + nl : text + nl;
 }
 
-export const formatUrc = formatInfo;
-
 export function finalText(f: Final, cmee: 0 | 1 | 2): string {
   switch (f.kind) {
     case 'ok':

@@ -30,6 +30,16 @@ export interface StringSpec extends BaseSpec {
 
 export type ParamSpec = IntSpec | StringSpec;
 
+/** An integer parameter `min..max` (the tables' shorthand). */
+export function intParam(name: string, min: number, max: number, optional = false): IntSpec {
+  return { name, type: 'int', min, max, optional };
+}
+
+/** A string parameter of at most `maxLength` bytes, quotes optional unless `quotes: 'required'`. */
+export function stringParam(name: string, maxLength: number, extra: Omit<StringSpec, 'name' | 'type' | 'maxLength'> = {}): StringSpec {
+  return { name, type: 'string', maxLength, ...extra };
+}
+
 export type ParamValue = number | string | undefined;
 
 export type ParamsResult = { ok: true; values: ParamValue[]; raw: RawParam[] } | { ok: false; reason: string };

@@ -52,7 +52,7 @@ interface ServeFlags extends ServeOptions {
   logLevel: string;
 }
 
-/** `serve` options; later issues add theirs (broker, control) here and read them in serve(). */
+/** `serve` options: the serial side, then the broker side (read by serve() and setupMqtt()). */
 function addServeOptions(cmd: Command): Command {
   return cmd
     .option('--serial <spec>', 'pty:PATH | tcp:HOST:PORT (port 0 = any free port) | stdio (default: pty:./ttyMODEM0 when socat is installed, else tcp:127.0.0.1:7000)', serialArg)

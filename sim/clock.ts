@@ -21,10 +21,19 @@ export interface ClockDriver {
   waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean>;
   /** Let `delta` ns of model time pass. */
   advance(delta: Ns): Promise<void>;
+  /** The modem is closing: outside inputs are dropped from now on, pending waits answered. */
   stop(): void;
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Node's longest timer (2^31 - 1 ms, about 24.8 days): a longer delay is cut to 1 ms (with a
+ * TimeoutOverflowWarning), which would turn a long model timeout (FSWRITE's <inputtime>) into a
+ * busy loop. A timer capped here fires early, finds nothing due and re-arms.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const wallDelayMs = (ns: Ns): number => Math.min(MAX_TIMER_MS, Math.max(0, ns / 1e6));
 
 export interface VirtualClockOptions {
   /**
@@ -57,6 +66,8 @@ export class VirtualClock implements ClockDriver {
   }
 
   inject(label: string, fn: () => void): void {
+    // a closed modem takes no more input (a socket that reports after close)
+    if (this.stopped) return;
     if (this.opts.autoHorizon !== undefined) {
       this.autoLimit = Math.max(this.autoLimit, this.kernel.now + this.opts.autoHorizon);
     }
@@ -99,6 +110,7 @@ export class VirtualClock implements ClockDriver {
       let sinceYield = 0;
       for (;;) {
         if (!cond()) return true;
+        if (this.stopped) return false;
         if (this.kernel.holdsOpen > 0) {
           await this.kernel.whenNoHolds();
           await yieldToLoop();
@@ -162,7 +174,8 @@ export class RealtimeClock implements ClockDriver {
   private readonly origin: Ns;
   private stopped = false;
   private readonly unsubscribe: () => void;
-  private waiters = new Set<() => void>();
+  /** Pending waitUntil calls; `settle(true)` answers with cond() whatever it says. */
+  private waiters = new Set<(settle: boolean) => void>();
 
   constructor(readonly kernel: Kernel) {
     this.origin = wallNs() - kernel.now;
@@ -176,23 +189,24 @@ export class RealtimeClock implements ClockDriver {
   }
 
   inject(label: string, fn: () => void): void {
+    // a closed modem takes no more input (a socket that reports after close)
+    if (this.stopped) return;
     this.catchUp();
     this.kernel.at(this.kernel.now, fn, label, Priority.io);
   }
 
   waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {
-    if (cond()) return Promise.resolve(true);
+    const now = cond();
+    if (now || this.stopped) return Promise.resolve(now);
     return new Promise((resolve) => {
-      const check = (): void => {
-        if (!cond()) return;
-        finish(true);
-      };
-      const t = setTimeout(() => finish(cond()), timeout / 1e6);
-      const finish = (v: boolean): void => {
+      const check = (settle: boolean): void => {
+        const held = cond();
+        if (!held && !settle) return;
         clearTimeout(t);
         this.waiters.delete(check);
-        resolve(v);
+        resolve(held);
       };
+      const t = setTimeout(() => check(true), wallDelayMs(timeout));
       this.waiters.add(check);
     });
   }
@@ -201,11 +215,13 @@ export class RealtimeClock implements ClockDriver {
     await this.waitUntil(() => false, delta);
   }
 
+  /** Stops the clock; every pending wait is answered now, as its condition stands. */
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
     if (this.timer) clearTimeout(this.timer);
-    for (const w of [...this.waiters]) w();
+    this.timer = undefined;
+    for (const w of [...this.waiters]) w(true);
   }
 
   /** Run everything that is due by the wall clock, then bring model time to the wall. */
@@ -215,7 +231,7 @@ export class RealtimeClock implements ClockDriver {
       /* run due events */
     }
     this.kernel.setTime(w);
-    for (const check of [...this.waiters]) check();
+    for (const check of [...this.waiters]) check(false);
   }
 
   private arm(): void {
@@ -225,12 +241,11 @@ export class RealtimeClock implements ClockDriver {
     if (this.timer && this.armedFor !== undefined && this.armedFor <= next) return;
     if (this.timer) clearTimeout(this.timer);
     this.armedFor = next;
-    const delayMs = Math.max(0, (next - this.wallNow()) / 1e6);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.armedFor = undefined;
       this.catchUp();
       this.arm();
-    }, delayMs);
+    }, wallDelayMs(next - this.wallNow()));
   }
 }

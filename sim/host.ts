@@ -26,7 +26,8 @@ export class ExpectTimeout extends Error {
   }
 }
 
-const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK|TimeOut)\r\n/;
+/** A final result code as the module frames it (verbose): what ends a command's answer. */
+export const FINAL_RESULT = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK|TimeOut)\r\n/;
 
 export class HostPort {
   private buf = '';
@@ -107,7 +108,7 @@ export class HostPort {
    */
   async command(line: string, timeout: Ns = sec(10)): Promise<string> {
     this.write(line.endsWith('\r') ? line : line + '\r');
-    return (await this.expect(FINAL, timeout)).text;
+    return (await this.expect(FINAL_RESULT, timeout)).text;
   }
 
   /** Let model time pass (instant in virtual time). */

@@ -106,7 +106,7 @@ export class Kernel {
   private readonly queue = new EventQueue();
   private seq = 0;
   private current: Ns = 0;
-  private openHolds = new Set<{ label: string }>();
+  private readonly openHolds = new Set<{ label: string }>();
   private holdWaiters: Array<() => void> = [];
   private wakeListeners: Array<() => void> = [];
   readonly prng: Prng;
@@ -207,16 +207,16 @@ export class Kernel {
     }, wallGuardMs);
     guard.unref();
     const release = (): void => {
-        if (released) return;
-        released = true;
-        clearTimeout(guard);
-        this.openHolds.delete(token);
-        if (this.openHolds.size === 0) {
-          const w = this.holdWaiters;
-          this.holdWaiters = [];
-          for (const f of w) f();
-        }
-        this.wake();
+      if (released) return;
+      released = true;
+      clearTimeout(guard);
+      this.openHolds.delete(token);
+      if (this.openHolds.size === 0) {
+        const w = this.holdWaiters;
+        this.holdWaiters = [];
+        for (const f of w) f();
+      }
+      this.wake();
     };
     return { label, release };
   }

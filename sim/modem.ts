@@ -76,7 +76,11 @@ export class Modem {
     this.profile = resolveProfile(opts.profile, opts.profileOverrides);
     this.kernel = new Kernel({ seed: opts.seed ?? 1 });
     this.log = opts.log ?? silentLogger();
-    this.trace = new Trace({ file: opts.traceFile, memory: opts.traceMemory });
+    this.trace = new Trace({
+      file: opts.traceFile,
+      memory: opts.traceMemory,
+      onWriteError: (err) => this.log.error({ err, file: opts.traceFile }, 'trace file write failed; the file stops here, the modem runs on'),
+    });
     this.dataDir = opts.dataDir;
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     this.nvram = new Nvram(opts.dataDir);
@@ -95,7 +99,11 @@ export class Modem {
     const saved = this.nvram.get();
     this.uart = new Uart(this.kernel, this.trace, saved.baud ?? this.profile.uart.defaultBaud);
     this.uart.pacing = opts.uartPacing ?? true;
-    this.vcd = opts.vcdFile ? new VcdWriter(this.uart, this.trace, opts.vcdFile) : undefined;
+    this.vcd = opts.vcdFile
+      ? new VcdWriter(this.uart, this.trace, opts.vcdFile, (err) =>
+          this.log.error({ err, file: opts.vcdFile }, 'VCD file write failed; the waveform stops here, the modem runs on'),
+        )
+      : undefined;
     this.engine = new AtEngine(this.kernel, this.uart, this.trace, this.profile, this.log);
     this.host = new HostPort(this);
     this.uart.toHost = (bytes) => this.deliverToHost(bytes);

@@ -1,7 +1,6 @@
 /**
- * `modemsim serve`: one modem on one serial link, until a signal. Kept apart from cli.ts (which
- * only parses argv) so tests and embedders can run it in-process. Later issues extend
- * ServeOptions and add their endpoints (broker, control) to the `ready` record.
+ * `modemsim serve`: one modem on one serial link and its broker, until a signal. Kept apart
+ * from cli.ts (which only parses argv) so tests and embedders can run it in-process.
  */
 import { resolve } from 'node:path';
 import { createModem, Modem } from './modem.js';
@@ -11,7 +10,7 @@ import type { Link } from './links/link.js';
 import { createLink, parseSerialSpec } from './links/spec.js';
 import { findOnPath, SocatMissingError } from './links/pty.js';
 import { resolveProfile } from './profiles/index.js';
-import { BrokerFlags, setupMqtt } from './mqtt/options.js';
+import { BrokerFlags, MqttReady, setupMqtt } from './mqtt/options.js';
 
 export const DEFAULT_PTY = 'pty:./ttyMODEM0';
 export const DEFAULT_TCP = 'tcp:127.0.0.1:7000';
@@ -36,8 +35,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   baud?: number;
 }
 
-/** The one `ready` record; later issues add `broker`, `brokerTls`, `control`, `certs`. */
-export interface ReadyInfo {
+/** The one `ready` record the CLI logs, broker URLs and certificate paths included. */
+export interface ReadyInfo extends MqttReady {
   /** pty link path or `host:port`: where a host program connects. */
   serial: string;
   link: string;
@@ -47,7 +46,6 @@ export interface ReadyInfo {
   seed: number;
   dataDir: string;
   trace?: string;
-  [extra: string]: unknown;
 }
 
 export interface ServeHooks {

@@ -20,6 +20,8 @@ export interface TraceOptions {
   /** Keep records in memory (tests, scenario runner). Bounded by `memoryLimit`. */
   memory?: boolean;
   memoryLimit?: number;
+  /** Writing the file failed (a full disk): told once; the trace file stops there. */
+  onWriteError?: (err: Error) => void;
 }
 
 export class Trace {
@@ -38,8 +40,9 @@ export class Trace {
     // opened synchronously so a bad path fails here, with its message, not later as a crash
     this.out = opts.file ? createWriteStream('', { fd: openSync(opts.file, 'w') }) : undefined;
     this.out?.on('error', (err) => {
-      // a full disk mid-run: stop writing, keep simulating; close() reports it
+      // a full disk mid-run: stop writing, keep simulating
       this.writeError = err;
+      opts.onWriteError?.(err);
     });
     this.memory = opts.memory ?? false;
     this.limit = opts.memoryLimit ?? 1_000_000;
@@ -76,8 +79,18 @@ export class Trace {
 
   close(): Promise<void> {
     this.flush();
-    const out = this.out;
-    if (!out) return Promise.resolve();
-    return new Promise((resolve) => out.end(resolve));
+    return this.out ? endStream(this.out) : Promise.resolve();
   }
+}
+
+/**
+ * End a file stream and resolve once it is closed: 'close' comes after the outcome of the last
+ * write, so a failing final flush is reported (onWriteError) before the owner moves on.
+ */
+export function endStream(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (out.closed) return resolve();
+    out.once('close', () => resolve());
+    out.end();
+  });
 }

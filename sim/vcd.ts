@@ -5,7 +5,7 @@
  */
 import { createWriteStream, openSync, WriteStream } from 'node:fs';
 import type { Ns } from './kernel.js';
-import type { Trace, TraceRecord } from './trace.js';
+import { endStream, type Trace, type TraceRecord } from './trace.js';
 import type { Uart } from './uart.js';
 
 const LINES = { tx: '!', rx: '"' } as const;
@@ -22,15 +22,23 @@ export class VcdWriter {
   private pending: Change[] = [];
   private readonly level: Record<Line, 0 | 1> = { tx: 1, rx: 1 };
   private written: Ns = -1;
+  private failed = false;
   private readonly off: () => void;
 
   constructor(
     private readonly uart: Uart,
     trace: Trace,
     file: string,
+    /** Writing the file failed (a full disk): told once; the waveform stops there. */
+    onWriteError?: (err: Error) => void,
   ) {
     this.out = createWriteStream('', { fd: openSync(file, 'w') });
-    this.out.on('error', () => this.off()); // a full disk: stop the waveform, keep simulating
+    this.out.on('error', (err) => {
+      // a full disk: stop the waveform, keep simulating
+      this.failed = true;
+      this.off();
+      onWriteError?.(err);
+    });
     this.out.write(
       [
         '$version modemsim $end',
@@ -72,6 +80,7 @@ export class VcdWriter {
   }
 
   private flush(upTo: Ns): void {
+    if (this.failed) this.pending = [];
     if (this.pending.length === 0) return;
     this.pending.sort((a, b) => a.t - b.t);
     let i = 0;
@@ -91,6 +100,6 @@ export class VcdWriter {
   close(): Promise<void> {
     this.off();
     this.flush(Number.MAX_SAFE_INTEGER);
-    return new Promise((resolve) => this.out.end(resolve));
+    return endStream(this.out);
   }
 }

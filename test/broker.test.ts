@@ -11,14 +11,12 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { generate } from 'mqtt-packet';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../sim/broker/index.js';
 import { LeafSigner, ensureCertificates } from '../sim/broker/realtime-certs.js';
+import { cleanupsAfterEach } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const cleanups = cleanupsAfterEach();
 
 // one CA for the tests that do not study certificates: RSA keygen is the slow part of a start
 const sharedDataDir = mkdtempSync(join(tmpdir(), 'broker-test-shared-'));

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Modem } from '../sim/modem.js';
+import { createModem, Modem } from '../sim/modem.js';
 import { bootedModem, tempDir } from './helpers.js';
 
 let m: Modem | undefined;
@@ -98,6 +100,18 @@ describe('AT engine through the serial endpoint', () => {
     }
   });
 
+  it('ignores a saved-settings file it did not write (a baud rate of "fast", CMEE 7) and keeps the valid fields', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, 'nvram.json'), JSON.stringify({ baud: 'fast', cmee: 7, echo: false }));
+      m = await bootedModem({ dataDir: dir.path });
+      expect(m.uart.baud).toBe(115200);
+      expect(await m.host.command('AT+CMEE?')).toBe('\r\n+CMEE: 1\r\n\r\nOK\r\n');
+    } finally {
+      dir.remove();
+    }
+  });
+
   it('queues a line sent while a command runs and answers it in order', async () => {
     m = await bootedModem();
     await m.host.command('ATE0');
@@ -108,7 +122,6 @@ describe('AT engine through the serial endpoint', () => {
   });
 
   it('drops bytes before RDY, as a UART that is not up yet', async () => {
-    const { createModem } = await import('../sim/modem.js');
     m = createModem();
     m.host.write('AT\r');
     expect((await m.host.expect('SMS READY')).text).toBe('\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS READY');

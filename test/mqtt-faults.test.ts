@@ -4,93 +4,58 @@
  * routes and pass-through, CONNECT FAIL, PDP loss (§9) and reboot (§7).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import { describe, expect, it } from 'vitest';
+import { startEmbeddedBroker } from '../sim/broker/index.js';
 import { ms, sec } from '../sim/kernel.js';
-import type { Modem, ModemOptions } from '../sim/modem.js';
+import { createModem, type Modem, type ModemOptions } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
-import { connectSession, exact, FarSide, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { cleanupsAfterEach, dataReadyModem, freePort } from './helpers.js';
+import { CONNACK_ACCEPTED, connectSession, exact, FarSide, nextUrc, scriptedPeer, sharedBroker } from './mqtt-helpers.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'mqtt-faults-'));
-let broker: EmbeddedBroker;
-const cleanups: Array<() => Promise<void> | void> = [];
-
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
-});
-afterAll(async () => {
-  await broker.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const shared = sharedBroker('mqtt-faults-');
+const cleanups = cleanupsAfterEach();
 
 async function modem(opts: ModemOptions = {}): Promise<Modem> {
-  const m = await mqttModem({ mqtt: mqttOptionsFromBroker(broker), traceMemory: true, ...opts });
+  const m = await dataReadyModem({ mqtt: mqttOptionsFromBroker(shared.broker), traceMemory: true, ...opts });
   cleanups.push(() => m.close());
   return m;
 }
 
 async function farSide(topic: string): Promise<FarSide> {
-  const f = await FarSide.connect(broker.url);
+  const f = await FarSide.connect(shared.broker.url);
   cleanups.push(() => f.close());
   await f.subscribe(topic, 1);
   return f;
 }
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** A peer that answers CONNECT with CONNACK and then says nothing, ever (no PINGRESP). */
-async function silentBroker(): Promise<number> {
-  const sockets: Socket[] = [];
-  const server: Server = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-    s.once('data', (d) => {
-      if (d[0] === 0x10) s.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
-    });
+function silentBroker(): Promise<number> {
+  return scriptedPeer(cleanups, (s, d) => {
+    if (d[0] === 0x10) s.write(CONNACK_ACCEPTED);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return (server.address() as { port: number }).port;
 }
 
 describe('TCP drop and recovery (seed: CLOSED → MQTTSTATU → MIPSTART)', () => {
   it('the broker drops the client: CLOSED, state 0, MIPCLOSE 767, and MIPSTART works again', async () => {
     const m = await modem();
     await exact(m, 'AT+MCONFIG=drop-modem,"",""', '\r\nOK\r\n');
-    await connectSession(m, '127.0.0.1', String(broker.port));
-    expect(broker.disconnectClient('drop-modem')).toBe(true);
+    await connectSession(m, '127.0.0.1', String(shared.broker.port));
+    expect(shared.broker.disconnectClient('drop-modem')).toBe(true);
     await nextUrc(m, 'CLOSED');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
     await exact(m, 'AT+MPUB="t",0,0,"x"', '\r\n+CME ERROR: 767\r\n');
     await exact(m, 'AT+MIPCLOSE', '\r\n+CME ERROR: 767\r\n');
     const f = await farSide('back/t');
-    await connectSession(m, '127.0.0.1', String(broker.port));
+    await connectSession(m, '127.0.0.1', String(shared.broker.port));
     await exact(m, 'AT+MPUB="back/t",1,0,"again"', '\r\nOK\r\n');
     await nextUrc(m, 'PUBACK');
     expect((await f.waitFor('back/t'))[0]!.toString()).toBe('again');
   });
 
   it('an MCONNECT later than the broker\'s connect window finds CLOSED, then 767', async () => {
-    const hasty = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir, connectTimeoutMs: 300 });
+    const hasty = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: shared.dataDir, connectTimeoutMs: 300 });
     cleanups.push(() => hasty.close());
     const m = await modem({ mqtt: mqttOptionsFromBroker(hasty) });
     await exact(m, 'AT+MIPSTART="broker.example.com",1883', '\r\nOK\r\n');
@@ -102,7 +67,7 @@ describe('TCP drop and recovery (seed: CLOSED → MQTTSTATU → MIPSTART)', () =
   });
 
   it('a broker outage (pause) closes the session: CLOSED', async () => {
-    const flaky = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
+    const flaky = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: shared.dataDir });
     cleanups.push(() => flaky.close());
     const m = await modem({ mqtt: mqttOptionsFromBroker(flaky) });
     await connectSession(m);
@@ -156,7 +121,7 @@ describe('SSLMIPSTART and routing', () => {
     await exact(m, 'AT+MPUB="tls/t",0,0,"sealed"', '\r\nOK\r\n');
     expect((await f.waitFor('tls/t'))[0]!.toString()).toBe('sealed');
     const dial = m.trace.records.find((r) => r.ev === 'net' && r.what === 'mqtt-dial');
-    expect(dial).toMatchObject({ detail: { tls: true, servername: 'mqtt.example.com', port: broker.tlsPort } });
+    expect(dial).toMatchObject({ detail: { tls: true, servername: 'mqtt.example.com', port: shared.broker.tlsPort } });
   });
 
   it('a chain that does not verify ends SSLMIPSTART in STATE + CONNECT FAIL', async () => {
@@ -166,7 +131,7 @@ describe('SSLMIPSTART and routing', () => {
       await other.close();
       rmSync(otherDir, { recursive: true, force: true });
     });
-    const m = await modem({ mqtt: { broker: { url: broker.url, tlsUrl: broker.tlsUrl, ca: other.caPem } } });
+    const m = await modem({ mqtt: { broker: { url: shared.broker.url, tlsUrl: shared.broker.tlsUrl, ca: other.caPem } } });
     await exact(m, 'AT+SSLMIPSTART="mqtt.example.com",8883', '\r\nOK\r\n');
     await nextUrc(m, 'STATE: TCP CLOSED');
     await nextUrc(m, 'CONNECT FAIL');
@@ -174,9 +139,9 @@ describe('SSLMIPSTART and routing', () => {
   });
 
   it('routes pick the destination first; the rest goes to the broker (here: nobody home)', async () => {
-    const dead = await closedPort();
+    const dead = await freePort();
     const m = await modem({
-      mqtt: { broker: { url: `mqtt://127.0.0.1:${dead}` }, routes: [{ from: 'iot.example.com:1883', to: `127.0.0.1:${broker.port}` }] },
+      mqtt: { broker: { url: `mqtt://127.0.0.1:${dead}` }, routes: [{ from: 'iot.example.com:1883', to: `127.0.0.1:${shared.broker.port}` }] },
     });
     await exact(m, 'AT+MIPSTART="iot.example.com",1883', '\r\nOK\r\n');
     await nextUrc(m, 'CONNECT OK');
@@ -188,9 +153,9 @@ describe('SSLMIPSTART and routing', () => {
 
   it('pass-through connects to what the host asked for', async () => {
     const m = await modem({ mqtt: { passThrough: true } });
-    await connectSession(m, '127.0.0.1', String(broker.port));
+    await connectSession(m, '127.0.0.1', String(shared.broker.port));
     await exact(m, 'AT+MIPCLOSE', '\r\nOK\r\n');
-    const dead = await closedPort();
+    const dead = await freePort();
     await exact(m, `AT+MIPSTART="127.0.0.1",${dead}`, '\r\nOK\r\n');
     await nextUrc(m, 'STATE: TCP CLOSED');
     await nextUrc(m, 'CONNECT FAIL');
@@ -199,7 +164,7 @@ describe('SSLMIPSTART and routing', () => {
 
 describe('bearer and power', () => {
   it('MIPSTART before the data bearer is up: 767', async () => {
-    const m = (await import('../sim/modem.js')).createModem({ mqtt: mqttOptionsFromBroker(broker) });
+    const m = createModem({ mqtt: mqttOptionsFromBroker(shared.broker) });
     cleanups.push(() => m.close());
     await m.host.expect('RDY\r\n', sec(30));
     expect(m.pdp.dataReady).toBe(false);
@@ -250,9 +215,9 @@ describe('bearer and power', () => {
 describe('real time', () => {
   it('the same flow on the wall clock (serve --clock realtime)', async () => {
     const quick = { base: ms(50), jitter: 0 };
-    const m = await mqttModem({
+    const m = await dataReadyModem({
       clock: 'realtime',
-      mqtt: mqttOptionsFromBroker(broker),
+      mqtt: mqttOptionsFromBroker(shared.broker),
       profileOverrides: { boot: { urcs: [{ text: 'RDY', at: ms(50) }] }, network: { simReady: quick, register: quick, defaultPdp: quick } },
     });
     cleanups.push(() => m.close());

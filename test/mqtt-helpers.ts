@@ -1,21 +1,72 @@
 /**
- * Shared pieces of the MQTT tests: a booted modem wired to a broker, a far-side `mqtt` client
- * that records what the modem published, and exact-byte expectations on the UART.
+ * Shared pieces of the MQTT tests: the embedded broker a test file shares, a far-side `mqtt`
+ * client that records what the modem published, and exact-byte expectations on the UART.
  */
-import { expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import mqtt, { MqttClient } from 'mqtt';
-import { createModem, Modem, ModemOptions } from '../sim/modem.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import type { Modem } from '../sim/modem.js';
 import { Ns, sec } from '../sim/kernel.js';
+import { WallWaits } from './helpers.js';
 
-/** A modem in virtual time, registered with its default PDP context up, boot lines consumed. */
-export async function mqttModem(opts: ModemOptions = {}): Promise<Modem> {
-  const m = createModem(opts);
-  await m.host.expect('RDY', sec(30));
-  const ready = await m.clock.waitUntil(() => m.pdp.dataReady, sec(60));
-  if (!ready) throw new Error('modem never got a data bearer');
-  await m.host.advance(sec(1));
-  m.host.take();
-  return m;
+export interface SharedBroker {
+  readonly broker: EmbeddedBroker;
+  /** Where its CA lives; other brokers of the file may reuse it (no new keys to generate). */
+  readonly dataDir: string;
+}
+
+/**
+ * The embedded broker of one test file: ephemeral loopback ports, its CA in a temporary
+ * directory; started before the file's first test, closed (directory removed) after its last.
+ */
+export function sharedBroker(prefix: string): SharedBroker {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  let broker: EmbeddedBroker | undefined;
+  beforeAll(async () => {
+    broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    dataDir,
+    get broker(): EmbeddedBroker {
+      if (!broker) throw new Error('the shared broker starts in beforeAll');
+      return broker;
+    },
+  };
+}
+
+/** CONNACK, session accepted (MQTT 3.1.1 §3.2). */
+export const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+
+/**
+ * A hand-scripted MQTT peer on a loopback port, for behaviour no real broker shows (silence,
+ * hanging up on a PUBLISH): `onData` sees every chunk a client sends. It and its sockets are
+ * closed by `cleanups`. Returns the port.
+ */
+export async function scriptedPeer(cleanups: Array<() => Promise<void> | void>, onData: (socket: Socket, data: Buffer) => void): Promise<number> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    // the modem side may reset the connection when it closes: that is no test failure
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => onData(s, d));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return (server.address() as { port: number }).port;
 }
 
 /** Send a command and require exactly `answer` (the echo is included: `line\r` + answer). */
@@ -42,13 +93,16 @@ export async function connectSession(m: Modem, host = '127.0.0.1', port = '1883'
 /** The far side: a plain `mqtt` client on the broker, recording messages per topic. */
 export class FarSide {
   readonly messages: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }> = [];
-  private waiters: Array<() => void> = [];
+  /** Errors the client reported (a broker outage cuts it too); kept, not thrown. */
+  readonly errors: Error[] = [];
+  private readonly waits = new WallWaits();
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       this.messages.push({ topic, payload, qos: packet.qos, retain: packet.retain });
-      for (const w of [...this.waiters]) w();
+      this.waits.notify();
     });
+    client.on('error', (err) => this.errors.push(err));
   }
 
   static async connect(url: string, opts: mqtt.IClientOptions = {}): Promise<FarSide> {
@@ -63,24 +117,14 @@ export class FarSide {
   /** Resolves once `n` messages on `topic` have arrived (wall time; the far side is outside the model). */
   waitFor(topic: string, n = 1, wallMs = 5000): Promise<Buffer[]> {
     const got = (): Buffer[] => this.messages.filter((x) => x.topic === topic).map((x) => x.payload);
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
+    return this.waits.until(
+      () => {
         const g = got();
-        if (g.length < n) return;
-        done();
-        resolve(g);
-      };
-      const t = setTimeout(() => {
-        done();
-        reject(new Error(`far side: ${got().length}/${n} messages on ${topic}`));
-      }, wallMs);
-      const done = (): void => {
-        clearTimeout(t);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
+        return g.length >= n ? g : undefined;
+      },
+      wallMs,
+      () => `far side: ${got().length}/${n} messages on ${topic}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -4,14 +4,15 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sec } from '../sim/kernel.js';
 import type { Modem } from '../sim/modem.js';
 import { externalBroker } from '../sim/mqtt/options.js';
-import { exact, FarSide, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { dataReadyModem, freePort } from './helpers.js';
+import { exact, FarSide, nextUrc } from './mqtt-helpers.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const dir = mkdtempSync(join(tmpdir(), 'mqtt-mosquitto-'));
@@ -19,14 +20,6 @@ let proc: ChildProcess | undefined;
 let port = 0;
 let m: Modem | undefined;
 let far: FarSide | undefined;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** mosquitto is outside the model: wait (wall time) until it accepts connections. */
 async function listening(p: number, wallMs = 5000): Promise<void> {
@@ -72,7 +65,7 @@ afterEach(async () => {
 describe.skipIf(!existsSync(MOSQUITTO) && !process.env['CI'])('against mosquitto', () => {
   it('runs the seed plain flow', async () => {
     const url = `mqtt://127.0.0.1:${port}`;
-    m = await mqttModem({ mqtt: { broker: externalBroker([url]) } });
+    m = await dataReadyModem({ mqtt: { broker: externalBroker([url]) } });
     far = await FarSide.connect(url);
     await far.subscribe('mqtt/topic', 1);
     await exact(m, 'AT+MCONFIG=modemsim-mosq,"",""', '\r\nOK\r\n');

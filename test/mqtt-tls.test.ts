@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
 import type { Modem } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
-import { exact, FarSide, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { dataReadyModem } from './helpers.js';
+import { exact, FarSide, nextUrc } from './mqtt-helpers.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mqtt-tls-'));
 const otherDir = mkdtempSync(join(tmpdir(), 'mqtt-tls-other-'));
@@ -57,7 +58,7 @@ function unverifiedBridge(b: EmbeddedBroker): Modem['mqtt']['options'] {
 
 describe('SSLMIPSTART with SSL context 88', () => {
   it('one-way: seclevel 1 with the broker CA from flash verifies the SNI leaf of the asked name', async () => {
-    m = await mqttModem({ mqtt: unverifiedBridge(broker) });
+    m = await dataReadyModem({ mqtt: unverifiedBridge(broker) });
     far = await FarSide.connect(broker.url);
     await far.subscribe('tls/one', 1);
     await writeFile(m, 'ca.crt', broker.caPem);
@@ -74,7 +75,7 @@ describe('SSLMIPSTART with SSL context 88', () => {
   });
 
   it('one-way with a CA that did not sign the broker: STATE + CONNECT FAIL', async () => {
-    m = await mqttModem({ mqtt: unverifiedBridge(broker) });
+    m = await dataReadyModem({ mqtt: unverifiedBridge(broker) });
     await writeFile(m, 'ca.crt', otherCa);
     await exact(m, 'AT+SSLCFG="cacert",88,"ca.crt"', '\r\nOK\r\n');
     await exact(m, 'AT+SSLCFG="seclevel",88,1', '\r\nOK\r\n');
@@ -85,7 +86,7 @@ describe('SSLMIPSTART with SSL context 88', () => {
   });
 
   it('seclevel 1 naming a file that is not in flash: CONNECT FAIL', async () => {
-    m = await mqttModem({ mqtt: unverifiedBridge(broker) });
+    m = await dataReadyModem({ mqtt: unverifiedBridge(broker) });
     await exact(m, 'AT+SSLCFG="cacert",88,"missing.crt"', '\r\nOK\r\n');
     await exact(m, 'AT+SSLCFG="seclevel",88,1', '\r\nOK\r\n');
     await exact(m, 'AT+SSLMIPSTART="iot.example.com",8883', '\r\nOK\r\n');
@@ -94,7 +95,7 @@ describe('SSLMIPSTART with SSL context 88', () => {
   });
 
   it('two-way: an mTLS broker refuses seclevel 0 and accepts seclevel 2 with the client identity', async () => {
-    m = await mqttModem({ mqtt: mqttOptionsFromBroker(mtls) });
+    m = await dataReadyModem({ mqtt: mqttOptionsFromBroker(mtls) });
     await exact(m, 'AT+SSLMIPSTART="iot.example.com",8883', '\r\nOK\r\n');
     // context 88 speaks TLS 1.2, where the missing client certificate fails the handshake itself
     await nextUrc(m, 'STATE: TCP CLOSED');

@@ -3,28 +3,18 @@
  * client on the far side checking what the modem published. Byte-exact where the seed shows
  * bytes (seeds/000 "普通流程"; decisions §10–17).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker } from '../sim/broker/index.js';
 import { sec } from '../sim/kernel.js';
 import type { Modem, ModemOptions } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
-import { connectSession, exact, FarSide, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { dataReadyModem } from './helpers.js';
+import { connectSession, exact, FarSide, nextUrc, sharedBroker } from './mqtt-helpers.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'mqtt-test-'));
-let broker: EmbeddedBroker;
+const shared = sharedBroker('mqtt-test-');
 let m: Modem | undefined;
 let far: FarSide | undefined;
 
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
-});
-afterAll(async () => {
-  await broker.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
 afterEach(async () => {
   await m?.close();
   await far?.close();
@@ -33,12 +23,12 @@ afterEach(async () => {
 });
 
 async function modem(opts: ModemOptions = {}): Promise<Modem> {
-  m = await mqttModem({ mqtt: mqttOptionsFromBroker(broker), traceMemory: true, ...opts });
+  m = await dataReadyModem({ mqtt: mqttOptionsFromBroker(shared.broker), traceMemory: true, ...opts });
   return m;
 }
 
 async function farSide(topic = 'mqtt/topic'): Promise<FarSide> {
-  far = await FarSide.connect(broker.url);
+  far = await FarSide.connect(shared.broker.url);
   await far.subscribe(topic, 2);
   return far;
 }
@@ -50,7 +40,7 @@ describe('the seed plain flow', () => {
     await exact(m, 'AT+CGATT?', '\r\n+CGATT: 1\r\n\r\nOK\r\n');
     await exact(m, 'AT+MCONFIG=modemsim-seed,XXXX,$$$$', '\r\nOK\r\n');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
-    await exact(m, `AT+MIPSTART="127.0.0.1","${broker.port}"`, '\r\nOK\r\n');
+    await exact(m, `AT+MIPSTART="127.0.0.1","${shared.broker.port}"`, '\r\nOK\r\n');
     await nextUrc(m, 'CONNECT OK');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
     await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
@@ -102,7 +92,7 @@ describe('the seed plain flow', () => {
     await exact(m, 'AT+MCONFIG=', '\r\n+CME ERROR: 765\r\n');
   });
 
-  it('a driver that asks for broker.emqx.io reaches the embedded broker, named in the trace', async () => {
+  it('a driver that asks for shared.broker.emqx.io reaches the embedded broker, named in the trace', async () => {
     const m = await modem();
     const f = await farSide('emqx/t');
     await exact(m, 'AT+MCONFIG=emqx-driver,"",""', '\r\nOK\r\n');
@@ -110,14 +100,14 @@ describe('the seed plain flow', () => {
     await exact(m, 'AT+MPUB="emqx/t",0,0,"hello"', '\r\nOK\r\n');
     expect((await f.waitFor('emqx/t'))[0]!.toString()).toBe('hello');
     const dial = m.trace.records.find((r) => r.ev === 'net' && r.what === 'mqtt-dial');
-    expect(dial).toMatchObject({ detail: { asked: { host: 'broker.emqx.io', port: 1883 }, port: broker.port, via: 'broker' } });
+    expect(dial).toMatchObject({ detail: { asked: { host: 'broker.emqx.io', port: 1883 }, port: shared.broker.port, via: 'broker' } });
   });
 
   it('unquoted host and port work too, and a second MIPSTART answers ALREADY CONNECT', async () => {
     const m = await modem();
-    await exact(m, `AT+MIPSTART=127.0.0.1,${broker.port}`, '\r\nOK\r\n');
+    await exact(m, `AT+MIPSTART=127.0.0.1,${shared.broker.port}`, '\r\nOK\r\n');
     await nextUrc(m, 'CONNECT OK');
-    await exact(m, `AT+MIPSTART=127.0.0.1,${broker.port}`, '\r\nOK\r\n');
+    await exact(m, `AT+MIPSTART=127.0.0.1,${shared.broker.port}`, '\r\nOK\r\n');
     await nextUrc(m, 'ALREADY CONNECT');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
   });
@@ -178,7 +168,7 @@ describe('publish', () => {
     await exact(m, 'AT+MPUB="t",0,0,"x"', '\r\n+CME ERROR: 767\r\n');
     await exact(m, 'AT+MSUB="t",0', '\r\n+CME ERROR: 767\r\n');
     await exact(m, 'AT+MCONNECT=1,60', '\r\n+CME ERROR: 767\r\n');
-    await exact(m, `AT+MIPSTART="127.0.0.1",${broker.port}`, '\r\nOK\r\n');
+    await exact(m, `AT+MIPSTART="127.0.0.1",${shared.broker.port}`, '\r\nOK\r\n');
     await nextUrc(m, 'CONNECT OK');
     await exact(m, 'AT+MPUB="t",0,0,"x"', '\r\n+CME ERROR: 767\r\n');
     await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
@@ -296,13 +286,13 @@ describe('session options', () => {
     await exact(m, 'AT+MCONFIG=will-modem,u,p,1,1,"",""', '\r\n+CME ERROR: 765\r\n');
     await exact(m, 'AT+MCONFIG=will-modem,u,p,1,0,"will/t","bye"', '\r\nOK\r\n');
     await connectSession(m);
-    expect(broker.disconnectClient('will-modem')).toBe(true);
+    expect(shared.broker.disconnectClient('will-modem')).toBe(true);
     await nextUrc(m, 'CLOSED');
     expect((await f.waitFor('will/t'))[0]!.toString()).toBe('bye');
   });
 
   it('a broker that refuses the credentials gets OK, then a bare ERROR, then CLOSED', async () => {
-    const strict = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir, auth: { username: 'dev', password: 'secret' } });
+    const strict = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: shared.dataDir, auth: { username: 'dev', password: 'secret' } });
     try {
       const m = await modem({ mqtt: mqttOptionsFromBroker(strict) });
       await exact(m, 'AT+MCONFIG=auth-modem,dev,wrong', '\r\nOK\r\n');

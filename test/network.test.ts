@@ -4,12 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModem, Modem, ModemOptions } from '../sim/modem.js';
-import { Ns, ms, sec } from '../sim/kernel.js';
-import { Latency, latencyOf } from '../sim/profile.js';
-
-const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK)\r\n/;
-/** Bytes of a short response on the wire at 115200 baud, and the echo's last byte. */
-const UART: Ns = ms(3);
+import { ms, sec } from '../sim/kernel.js';
+import { latencyOf } from '../sim/profile.js';
+import { dataReadyModem, timed, UART_SLACK, within } from './helpers.js';
 
 let m: Modem | undefined;
 afterEach(async () => {
@@ -24,27 +21,9 @@ function start(opts: ModemOptions = {}): Modem {
 
 /** Boot and wait until the default context carries data; returns the modem with nothing pending. */
 async function booted(opts: ModemOptions = {}): Promise<Modem> {
-  const modem = start(opts);
-  expect(await modem.clock.waitUntil(() => modem.pdp.dataReady, sec(20))).toBe(true);
-  await modem.host.advance(sec(1));
-  modem.host.take();
-  return modem;
+  m = await dataReadyModem({ idleGraceMs: 0, ...opts });
+  return m;
 }
-
-/** Send a line; the answer through its final result code and the model time it took. */
-async function timed(modem: Modem, line: string, timeout: Ns = sec(120)): Promise<{ text: string; dt: Ns }> {
-  modem.host.write(line + '\r');
-  const echo = await modem.host.expect(line + '\r', timeout);
-  const fin = await modem.host.expect(FINAL, timeout);
-  return { text: echo.text + fin.text, dt: fin.at - echo.at };
-}
-
-const within = (dt: Ns, ...ls: Latency[]): void => {
-  const lo = ls.reduce((s, l) => s + l.base, 0);
-  const hi = ls.reduce((s, l) => s + l.base + l.jitter, 0) + UART;
-  expect(dt).toBeGreaterThanOrEqual(lo);
-  expect(dt).toBeLessThanOrEqual(hi);
-};
 
 describe('boot registration', () => {
   it('answers the seed first lines once registered, printing nothing with CGREG n=0 (air724ug)', async () => {
@@ -65,7 +44,7 @@ describe('boot registration', () => {
     expect(await modem.host.command('AT+CGREG=1')).toBe('AT+CGREG=1\r\r\nOK\r\n');
     const searching = await modem.host.expect('\r\n+CGREG: 2\r\n');
     expect(searching.at).toBeGreaterThanOrEqual(net.simReady.base);
-    expect(searching.at).toBeLessThanOrEqual(net.simReady.base + net.simReady.jitter + UART);
+    expect(searching.at).toBeLessThanOrEqual(net.simReady.base + net.simReady.jitter + UART_SLACK);
     const registered = await modem.host.expect('\r\n+CGREG: 1\r\n');
     within(registered.at - searching.at, net.register);
     expect(await modem.host.command('AT+CGREG?')).toBe('AT+CGREG?\r\r\n+CGREG: 1,1\r\n\r\nOK\r\n');
@@ -100,7 +79,7 @@ describe('boot registration', () => {
     expect(registrations).toHaveLength(1);
     const after = registrations[0]!.t - okAt;
     expect(after).toBeGreaterThanOrEqual(modem.profile.boot.resetDelay + net.simReady.base + net.register.base);
-    expect(after).toBeLessThanOrEqual(modem.profile.boot.resetDelay + net.simReady.base + net.register.base + net.register.jitter + UART);
+    expect(after).toBeLessThanOrEqual(modem.profile.boot.resetDelay + net.simReady.base + net.register.base + net.register.jitter + UART_SLACK);
   });
 
   it('power-off cancels every pending network and PDP timer', async () => {

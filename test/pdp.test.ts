@@ -3,14 +3,12 @@
  * the seed's three recovery routes (timed against the profile), attach and context commands.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createModem, Modem, ModemOptions } from '../sim/modem.js';
-import { Ns, ms, sec } from '../sim/kernel.js';
-import { Latency, latencyOf } from '../sim/profile.js';
+import { Modem, ModemOptions } from '../sim/modem.js';
+import { ms, sec } from '../sim/kernel.js';
+import { latencyOf } from '../sim/profile.js';
 import { profiles } from '../sim/profiles/index.js';
-
-const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK)\r\n/;
-/** Bytes of a short response on the wire at 115200 baud, and the echo's last byte. */
-const UART: Ns = ms(3);
+import { FINAL_RESULT } from '../sim/host.js';
+import { dataReadyModem, timed, within } from './helpers.js';
 
 let m: Modem | undefined;
 afterEach(async () => {
@@ -19,27 +17,9 @@ afterEach(async () => {
 });
 
 async function booted(opts: ModemOptions = {}): Promise<Modem> {
-  const modem = createModem({ idleGraceMs: 0, ...opts });
-  m = modem;
-  expect(await modem.clock.waitUntil(() => modem.pdp.dataReady, sec(20))).toBe(true);
-  await modem.host.advance(sec(1));
-  modem.host.take();
-  return modem;
+  m = await dataReadyModem({ idleGraceMs: 0, ...opts });
+  return m;
 }
-
-async function timed(modem: Modem, line: string, timeout: Ns = sec(120)): Promise<{ text: string; dt: Ns }> {
-  modem.host.write(line + '\r');
-  const echo = await modem.host.expect(line + '\r', timeout);
-  const fin = await modem.host.expect(FINAL, timeout);
-  return { text: echo.text + fin.text, dt: fin.at - echo.at };
-}
-
-const within = (dt: Ns, ...ls: Latency[]): void => {
-  const lo = ls.reduce((s, l) => s + l.base, 0);
-  const hi = ls.reduce((s, l) => s + l.base + l.jitter, 0) + UART;
-  expect(dt).toBeGreaterThanOrEqual(lo);
-  expect(dt).toBeLessThanOrEqual(hi);
-};
 
 /** The network releases the default context; the host sees +PDP DEACT and shuts the TCPIP scene. */
 async function lossAndShut(modem: Modem): Promise<void> {
@@ -206,7 +186,7 @@ describe('attach', () => {
     expect(modem.host.take()).toBe('');
     const t0 = modem.kernel.now;
     modem.network.register();
-    const ok = await modem.host.expect(FINAL);
+    const ok = await modem.host.expect(FINAL_RESULT);
     expect(ok.text).toBe('\r\nOK\r\n');
     within(ok.at - t0, p.network.register, p.network.defaultPdp);
     expect(modem.pdp.dataReady).toBe(false); // PDP DEACT from the loss, until AT+CIPSHUT

@@ -3,38 +3,23 @@
  * settings or checks that throw inside the bridge's dial. None may end the process or leave
  * the host without an answer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import { describe, expect, it } from 'vitest';
 import { ms, sec } from '../sim/kernel.js';
 import { TcpLink } from '../sim/links/tcp.js';
 import { createModem, type Modem } from '../sim/modem.js';
 import type { SslContext, TlsSetup } from '../sim/mqtt/ssl-context.js';
-import { exact, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { cleanupsAfterEach, dataReadyModem } from './helpers.js';
+import { exact, nextUrc, sharedBroker } from './mqtt-helpers.js';
 import { TcpHost } from './serial-host.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'robust-faults-'));
-let broker: EmbeddedBroker;
-const cleanups: Array<() => Promise<void> | void> = [];
-
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
-});
-afterAll(async () => {
-  await broker.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const shared = sharedBroker('robust-faults-');
+const cleanups = cleanupsAfterEach();
 
 const quick = { base: ms(50), jitter: 0 };
 
 describe('a model event that throws', () => {
   it('in real time is logged and traced; the modem keeps answering', async () => {
-    const m = await mqttModem({
+    const m = await dataReadyModem({
       clock: 'realtime',
       traceMemory: true,
       profileOverrides: { boot: { urcs: [{ text: 'RDY', at: ms(50) }] }, network: { simReady: quick, register: quick, defaultPdp: quick } },
@@ -49,7 +34,7 @@ describe('a model event that throws', () => {
   });
 
   it('in virtual time reaches the test that drives the clock', async () => {
-    const m = await mqttModem({});
+    const m = await dataReadyModem({});
     cleanups.push(() => m.close());
     m.kernel.after(ms(1), () => m.network.changeCell({ ci: 'zz' }), 'bad-cell-change');
     await expect(m.host.advance(ms(10))).rejects.toThrow(/zz is not 1..8 hex digits/);
@@ -62,7 +47,7 @@ function sslContext(tlsOptions: () => TlsSetup): SslContext {
 }
 
 async function tlsModem(ctx: SslContext): Promise<Modem> {
-  const m = await mqttModem({ mqtt: { broker: { url: broker.url, tlsUrl: broker.tlsUrl }, sslContext: ctx }, traceMemory: true });
+  const m = await dataReadyModem({ mqtt: { broker: { url: shared.broker.url, tlsUrl: shared.broker.tlsUrl }, sslContext: ctx }, traceMemory: true });
   cleanups.push(() => m.close());
   await exact(m, 'ATE0', '\r\nOK\r\n');
   return m;

@@ -7,42 +7,16 @@
  * pending output says so in the trace.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import { describe, expect, it } from 'vitest';
 import { ms, sec } from '../sim/kernel.js';
 import type { Modem, ModemOptions } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
 import type { TraceRecord } from '../sim/trace.js';
-import { exact, FarSide, mqttModem, nextUrc } from './mqtt-helpers.js';
+import { cleanupsAfterEach, dataReadyModem, heapMb } from './helpers.js';
+import { CONNACK_ACCEPTED, exact, FarSide, nextUrc, scriptedPeer, sharedBroker } from './mqtt-helpers.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'robust-mqtt-'));
-let broker: EmbeddedBroker;
-const cleanups: Array<() => Promise<void> | void> = [];
-
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
-});
-afterAll(async () => {
-  await broker.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-function heapMb(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed / 2 ** 20;
-}
+const shared = sharedBroker('robust-mqtt-');
+const cleanups = cleanupsAfterEach();
 
 type Fault = Extract<TraceRecord, { ev: 'fault' }>;
 const faultLog = new WeakMap<Modem, Fault[]>();
@@ -52,7 +26,7 @@ const faultLog = new WeakMap<Modem, Fault[]>();
  * no byte log, so heap figures show the model, not the test's records of it.
  */
 async function modem(opts: ModemOptions = {}): Promise<Modem> {
-  const m = await mqttModem({ mqtt: mqttOptionsFromBroker(broker), ...opts });
+  const m = await dataReadyModem({ mqtt: mqttOptionsFromBroker(shared.broker), ...opts });
   cleanups.push(() => m.close());
   const log: Fault[] = [];
   faultLog.set(m, log);
@@ -65,7 +39,7 @@ async function modem(opts: ModemOptions = {}): Promise<Modem> {
 }
 
 async function farSide(): Promise<FarSide> {
-  const f = await FarSide.connect(broker.url);
+  const f = await FarSide.connect(shared.broker.url);
   cleanups.push(() => f.close());
   return f;
 }
@@ -88,10 +62,9 @@ async function connectSessionQuiet(m: Modem): Promise<void> {
 }
 
 /**
- * Let the broker's messages in without running the model ahead: model time moves in 1 ms
- * slices, each waiting (wall time, the idle grace) for outside input, until `cond` holds.
+ * Run model time (at most `budgetMs` of it) until `cond`, letting broker traffic in as it
+ * comes: an idle model waits (the clock's idle grace, wall time) for the next message.
  */
-/** Run model time (at most `budgetMs` of it) until `cond`, letting broker traffic in as it comes. */
 async function pump(m: Modem, cond: () => boolean, budgetMs = 500): Promise<void> {
   await m.clock.waitUntil(cond, ms(budgetMs));
   expect(cond()).toBe(true);
@@ -262,24 +235,11 @@ describe('the module lets go of the link while a message is on its way to the UA
 
 describe('publish and reboot against loss', () => {
   /** A peer that takes CONNECT and PUBLISH, acknowledges only the CONNECT, and hangs up after a PUBLISH. */
-  async function forgetfulBroker(): Promise<number> {
-    const sockets: Socket[] = [];
-    const server = createServer((s) => {
-      sockets.push(s);
-      s.on('data', (d) => {
-        if (d[0] === 0x10) s.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
-        else if ((d[0]! & 0xf0) === 0x30) s.destroy();
-      });
+  function forgetfulBroker(): Promise<number> {
+    return scriptedPeer(cleanups, (s, d) => {
+      if (d[0] === 0x10) s.write(CONNACK_ACCEPTED);
+      else if ((d[0]! & 0xf0) === 0x30) s.destroy();
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
-    );
-    return (server.address() as { port: number }).port;
   }
 
   it('an MPUB at QoS 1 OK\'d whose link drops before PUBACK: CLOSED and no PUBACK, the message traced as lost', async () => {

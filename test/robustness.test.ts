@@ -4,14 +4,13 @@
  * the spelling AT+CMEE asks for. Property tests (fast-check) on a virtual-time modem.
  */
 import fc from 'fast-check';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cmeText } from '../protocol/errors.js';
 import type { CommandSpec } from '../sim/commands.js';
 import type { EngineSettings } from '../sim/engine.js';
 import { sec } from '../sim/kernel.js';
 import { createModem, Modem } from '../sim/modem.js';
+import { heapMb } from './helpers.js';
 
 let m: Modem | undefined;
 afterEach(async () => {
@@ -282,16 +281,6 @@ describe('command lines generated from the command table', () => {
 });
 
 // ---- memory bounds -----------------------------------------------------------------------
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Heap in use after a full collection, MB. */
-function heapMb(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed / 2 ** 20;
-}
 
 describe('memory stays bounded', () => {
   it('lines sent while a command is busy: the queue keeps 4 and answers the rest with one ERROR', async () => {

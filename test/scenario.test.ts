@@ -4,33 +4,24 @@
  * an hour of model time takes a fraction of a second, and `modemsim run` as a child process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../sim/broker/index.js';
+import { describe, expect, it } from 'vitest';
 import { loadScenario, loadScenarioFile, runScenario, traceLines, type RunOptions, type ScenarioResult } from '../sim/scenario/index.js';
+import { sharedBroker } from './mqtt-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SCENARIOS = join(ROOT, 'scenarios');
-const dataDir = mkdtempSync(join(tmpdir(), 'scenario-test-'));
-let broker: EmbeddedBroker;
-let opts: RunOptions;
-
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir });
-  opts = { broker, brokerDataDir: dataDir };
-});
-afterAll(async () => {
-  await broker.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const shared = sharedBroker('scenario-test-');
+const dataDir = shared.dataDir;
+/** Every run shares the file's broker and its CA (a scenario with broker options starts its own). */
+const opts = (): RunOptions => ({ broker: shared.broker, brokerDataDir: dataDir });
 
 const shipped = readdirSync(SCENARIOS)
   .filter((f) => f.endsWith('.yaml'))
   .sort();
 
-const run = (text: string, extra: RunOptions = {}): Promise<ScenarioResult> => runScenario(loadScenario(text, 'test.yaml'), { ...opts, ...extra });
+const run = (text: string, extra: RunOptions = {}): Promise<ScenarioResult> => runScenario(loadScenario(text, 'test.yaml'), { ...opts(), ...extra });
 
 describe('shipped scenarios', () => {
   it('include the seed flows and the fault recoveries', () => {
@@ -41,7 +32,7 @@ describe('shipped scenarios', () => {
 
   it.each(shipped)('%s passes', async (file) => {
     const scenario = loadScenarioFile(join(SCENARIOS, file));
-    const r = await runScenario(scenario, opts);
+    const r = await runScenario(scenario, opts());
     expect(r.failure).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.name).toBe(file.replace(/\.yaml$/, ''));
@@ -149,17 +140,17 @@ describe('determinism', () => {
     // seed-plain-mqtt publishes to its own subscription: the echo through the broker is held
     for (const file of ['pdp-deact-recovery.yaml', 'keepalive-hour.yaml', 'seed-plain-mqtt.yaml']) {
       const scenario = loadScenarioFile(join(SCENARIOS, file));
-      const a = await runScenario(scenario, opts);
-      const b = await runScenario(scenario, opts);
+      const a = await runScenario(scenario, opts());
+      const b = await runScenario(scenario, opts());
       expect(a.ok && b.ok).toBe(true);
       const lines = traceLines(a.trace);
       expect(lines.split('\n').length).toBeGreaterThan(300);
       expect(traceLines(b.trace)).toBe(lines);
       expect(b.modelTimeNs).toBe(a.modelTimeNs);
       // the broker's ephemeral port never shows
-      expect(lines).not.toContain(`:${broker.port}`);
+      expect(lines).not.toContain(`:${shared.broker.port}`);
       expect(lines).toContain('"port":"<broker>"');
-      const other = await runScenario(scenario, { ...opts, seed: 99 });
+      const other = await runScenario(scenario, { ...opts(), seed: 99 });
       expect(other.ok).toBe(true);
       expect(traceLines(other.trace)).not.toBe(lines);
     }
@@ -176,7 +167,7 @@ describe('determinism', () => {
 
 describe('model time', () => {
   it('an hour with the session up takes well under a second of wall time', async () => {
-    const r = await runScenario(loadScenarioFile(join(SCENARIOS, 'keepalive-hour.yaml')), opts);
+    const r = await runScenario(loadScenarioFile(join(SCENARIOS, 'keepalive-hour.yaml')), opts());
     expect(r.ok).toBe(true);
     expect(r.modelTimeNs).toBeGreaterThan(3600e9);
     const wait = r.steps.find((s) => s.kind === 'wait')!;
@@ -198,7 +189,8 @@ describe('modemsim run', () => {
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
       child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      // 'close', not 'exit': the output is all read by then
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
 
   it('plays the seed flow: exit 0, one PASS line, the trace and the →/← transcript', async () => {

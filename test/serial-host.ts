@@ -6,22 +6,21 @@ import { closeSync, constants, openSync, write } from 'node:fs';
 import { Socket, connect } from 'node:net';
 import { ReadStream } from 'node:tty';
 import { performance } from 'node:perf_hooks';
-
-/** Lines the modem ends a command with. */
-export const FINAL = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*)\r\n/;
+import { FINAL_RESULT } from '../sim/host.js';
+import { WallWaits } from './helpers.js';
 
 export abstract class SerialHost {
   /** Everything received and not yet consumed. */
   buf = '';
   /** Arrival of received byte i of the whole session (wall ms). */
   readonly arrivals: number[] = [];
-  private waiters: Array<() => void> = [];
+  private readonly waits = new WallWaits();
 
   protected received(chunk: Buffer): void {
     const t = performance.now();
     this.buf += chunk.toString('latin1');
     for (let i = 0; i < chunk.length; i++) this.arrivals.push(t);
-    for (const w of [...this.waiters]) w();
+    this.waits.notify();
   }
 
   abstract send(data: string | Buffer): Promise<void>;
@@ -29,34 +28,23 @@ export abstract class SerialHost {
 
   /** Wait (wall time, bounded) until `pattern` has arrived; consume through it. */
   expect(pattern: RegExp | string, timeoutMs = 5000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const i = typeof pattern === 'string' ? this.buf.indexOf(pattern) : -1;
-        const m = typeof pattern === 'string' ? null : pattern.exec(this.buf);
-        const end = typeof pattern === 'string' ? (i < 0 ? -1 : i + pattern.length) : m ? m.index + m[0].length : -1;
-        if (end < 0) return;
+    return this.waits.until(
+      () => {
+        const end = endOf(pattern, this.buf);
+        if (end < 0) return undefined;
         const text = this.buf.slice(0, end);
         this.buf = this.buf.slice(end);
-        done();
-        resolve(text);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`expected ${String(pattern)}, got ${JSON.stringify(this.buf.slice(-200))}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
+        return text;
+      },
+      timeoutMs,
+      () => `expected ${String(pattern)}, got ${JSON.stringify(this.buf.slice(-200))}`,
+    );
   }
 
   /** Send a command line and return what came back through its final result code. */
   async command(line: string, timeoutMs = 5000): Promise<string> {
     await this.send(line + '\r');
-    return this.expect(FINAL, timeoutMs);
+    return this.expect(FINAL_RESULT, timeoutMs);
   }
 }
 
@@ -71,6 +59,8 @@ export class PtyHost extends SerialHost {
     this.rs = new ReadStream(openSync(path, constants.O_RDWR | constants.O_NOCTTY));
     this.fd = openSync(path, constants.O_WRONLY | constants.O_NOCTTY);
     this.rs.on('data', (c: Buffer) => this.received(c));
+    // EIO once socat has closed its side: the session is over, not the test process
+    this.rs.on('error', () => undefined);
   }
 
   send(data: string | Buffer): Promise<void> {
@@ -110,6 +100,16 @@ export class TcpHost extends SerialHost {
     this.sock.destroy();
     return this.closed;
   }
+}
+
+/** Where the first match of `pattern` in `text` ends, or -1. */
+function endOf(pattern: RegExp | string, text: string): number {
+  if (typeof pattern === 'string') {
+    const i = text.indexOf(pattern);
+    return i < 0 ? -1 : i + pattern.length;
+  }
+  const m = pattern.exec(text);
+  return m ? m.index + m[0].length : -1;
 }
 
 /** Printable bytes that are not an AT command, a terminator or a backspace. */

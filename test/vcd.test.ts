@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { Modem } from '../sim/modem.js';
 import { bootedModem, tempDir } from './helpers.js';
 
@@ -61,5 +62,22 @@ describe('VCD waveform of the UART lines', () => {
     } finally {
       dir.remove();
     }
+  });
+});
+
+describe.skipIf(!existsSync('/dev/full'))('trace and VCD files on a full disk', () => {
+  it('log one error each and stop; the modem keeps answering', async () => {
+    const records: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line) as { level: number; msg: string }) });
+    // /dev/full takes the open and refuses every write with ENOSPC
+    m = await bootedModem({ traceFile: '/dev/full', vcdFile: '/dev/full', log });
+    for (let i = 0; i < 20; i++) expect(await m.host.command('AT+CSQ')).toBe('AT+CSQ\r\r\n+CSQ: 24,99\r\n\r\nOK\r\n');
+    await m.close();
+    m = undefined;
+    const errors = records.filter((r) => r.level === 50).map((r) => r.msg);
+    expect(errors.sort()).toEqual([
+      'VCD file write failed; the waveform stops here, the modem runs on',
+      'trace file write failed; the file stops here, the modem runs on',
+    ]);
   });
 });

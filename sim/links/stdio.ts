@@ -49,6 +49,8 @@ export class StdioLink implements Link {
     };
     this.stdin.on('data', this.onChunk);
     this.stdin.on('end', this.onEnd);
+    // a read error (the terminal went away) ends the session like EOF, instead of the process
+    this.stdin.on('error', this.onEnd);
     this.stdout.on('error', () => undefined);
     this.stdin.resume();
     return Promise.resolve();
@@ -62,6 +64,7 @@ export class StdioLink implements Link {
     this.out.flush();
     if (this.onChunk) this.stdin.off('data', this.onChunk);
     this.stdin.off('end', this.onEnd);
+    this.stdin.off('error', this.onEnd);
     if (this.rawSet) this.stdin.setRawMode(false);
     this.stdin.pause();
     return Promise.resolve();

@@ -516,7 +516,7 @@ export class MqttLink {
     for (const m of taken) this.env.deliver(m.topic, m.payload);
   }
 
-  /** Forget the session without touching the socket (the caller owns what happens to it). */
+  /** A publish to a topic the broker will send back to us: hold model time until it is in. */
   private expectOwnEcho(topic: string): void {
     if (this.readingPaused) return;
     for (const f of this.granted) {
@@ -527,6 +527,7 @@ export class MqttLink {
     }
   }
 
+  /** Forget the session without touching the socket (the caller owns what happens to it). */
   private detachClient(): void {
     for (const e of this.ownEchoes.splice(0)) e.hold.release();
     this.granted.clear();

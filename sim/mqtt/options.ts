@@ -55,12 +55,19 @@ export interface BrokerFlags {
   dataDir?: string;
 }
 
+/** The broker side of the CLI's ready record. */
+export interface MqttReady {
+  broker: string;
+  brokerTls?: string;
+  certs?: { ca: string; clientCert: string; clientKey: string };
+}
+
 export interface MqttSetup {
   options: MqttServiceOptions;
   /** The embedded broker, when one was started. */
   broker: EmbeddedBroker | undefined;
   /** Fields for the CLI's ready record. */
-  ready: { broker: string; brokerTls?: string; certs?: { ca: string; clientCert: string; clientKey: string } };
+  ready: MqttReady;
   close(): Promise<void>;
 }
 
@@ -75,7 +82,7 @@ export async function setupMqtt(flags: BrokerFlags, log: Logger): Promise<MqttSe
   const extra = { routes, passThrough: flags.passThrough ?? false };
   if (flags.broker && flags.broker.length > 0) {
     const endpoint = externalBroker(flags.broker);
-    const ready: MqttSetup['ready'] = { broker: endpoint.url };
+    const ready: MqttReady = { broker: endpoint.url };
     if (endpoint.tlsUrl !== undefined) ready.brokerTls = endpoint.tlsUrl;
     return { options: { broker: endpoint, ...extra }, broker: undefined, ready, close: async () => undefined };
   }

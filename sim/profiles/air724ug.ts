@@ -110,5 +110,3 @@ export const air724ug: Profile = {
     'mqtt.closed': l(20, 10),
   },
 };
-
-export const RESET_TO_RDY = sec(1.5);

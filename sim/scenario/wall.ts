@@ -19,15 +19,18 @@ export function stopwatch(): () => number {
 export function notifiedWithin(listen: (notify: () => void) => () => void, wallMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
+    let unhook: (() => void) | undefined;
     const finish = (v: boolean): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      unhook();
+      unhook?.();
       resolve(v);
     };
     const timer = setTimeout(() => finish(false), wallMs);
-    const unhook = listen(() => finish(true));
+    unhook = listen(() => finish(true));
+    // notified while hooking up: finish() ran before `unhook` existed
+    if (done) unhook();
   });
 }
 

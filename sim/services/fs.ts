@@ -4,12 +4,12 @@
  * honour (missing file or directory, no space, not empty) answers 767.
  */
 import { join } from 'node:path';
-import { CommandContext, CommandSpec } from '../commands.js';
+import { CommandContext, CommandSpec, Handler } from '../commands.js';
 import { sec } from '../kernel.js';
 import type { Modem } from '../modem.js';
 import { Service, TimerSet } from '../service.js';
 import { FlashError, FlashImage, WriteMode } from '../../fs-model/flash.js';
-import type { IntSpec, StringSpec } from '../../protocol/params.js';
+import { intParam, stringParam, type ParamValue, type StringSpec } from '../../protocol/params.js';
 import { CmeCode } from '../../protocol/errors.js';
 
 /**
@@ -57,8 +57,9 @@ export class FsService implements Service {
     ctx.cme(CmeCode.operationFailed);
   }
 
-  private guarded(fn: (ctx: CommandContext, values: (number | string | undefined)[]) => void) {
-    return (ctx: CommandContext, values: (number | string | undefined)[]): void => {
+  /** A handler whose flash errors become the module's answer (765 / 767). */
+  private guarded(fn: Handler): Handler {
+    return (ctx, values) => {
       try {
         fn(ctx, values);
       } catch (err) {
@@ -71,16 +72,9 @@ export class FsService implements Service {
     const m = this.modem;
     const { limits } = m.profile;
     const flash = this.flash;
-    const fileName = (optional = false): StringSpec => ({
-      name: 'filename',
-      type: 'string',
-      minLength: 1,
-      maxLength: limits.fsNameMax,
-      optional,
-    });
-    const int = (name: string, min: number, max: number, optional = false): IntSpec => ({ name, type: 'int', min, max, optional });
+    const fileName = (): StringSpec => stringParam('filename', limits.fsNameMax, { minLength: 1 });
     const nl = (): string => String.fromCharCode(m.engine.settings.s3, m.engine.settings.s4);
-    const str = (v: number | string | undefined): string => String(v);
+    const str = (v: ParamValue): string => String(v);
     return [
       {
         name: '+FSCREATE',
@@ -100,7 +94,7 @@ export class FsService implements Service {
         group: 'fs',
         summary: 'Write raw bytes after `>`: mode 0 replaces the content, 1 appends; TimeOut writes nothing',
         source: 'M p.142; decisions §21',
-        params: [fileName(), int('mode', 0, 1), int('filesize', 1, limits.fsWriteMax), int('inputtime', 1, 4294967295)],
+        params: [fileName(), intParam('mode', 0, 1), intParam('filesize', 1, limits.fsWriteMax), intParam('inputtime', 1, 4294967295)],
         test: [],
         set: this.guarded((ctx, [name, mode, size, inputTime]) => {
           const file = str(name);
@@ -138,7 +132,7 @@ export class FsService implements Service {
         group: 'fs',
         summary: 'Read up to <filesize> bytes: mode 0 from the start, 1 from <position>',
         source: 'M p.146',
-        params: [fileName(), int('mode', 0, 1), int('filesize', 1, limits.fsWriteMax), int('position', 0, 4294967295, true)],
+        params: [fileName(), intParam('mode', 0, 1), intParam('filesize', 1, limits.fsWriteMax), intParam('position', 0, 4294967295, true)],
         latency: 'fs.read',
         test: [],
         set: this.guarded((ctx, [name, mode, size, position]) => {
@@ -166,7 +160,7 @@ export class FsService implements Service {
         group: 'fs',
         summary: 'FSREAD output with (1) or without (0) a `+FSREAD: <len>` line before the data',
         source: 'M (FSREADHEAD, EC618 ≥ V1118)',
-        params: [int('mode', 0, 1)],
+        params: [intParam('mode', 0, 1)],
         test: [],
         read: (ctx) => {
           ctx.info(`+FSREADHEAD: ${this.readHead ? 1 : 0}`);
@@ -231,7 +225,7 @@ export class FsService implements Service {
         group: 'fs',
         summary: 'Drive letter of the local flash (only <n>=0, drive C)',
         source: 'M p.145',
-        params: [int('n', 0, 0)],
+        params: [intParam('n', 0, 0)],
         test: [],
         set: (ctx) => {
           ctx.info('+FSDRIVE:C');

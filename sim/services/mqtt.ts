@@ -4,7 +4,7 @@
  * comes later as URCs (CONNECT OK, CONNACK OK, SUBACK, PUBACK, +MSUB, CLOSED …).
  */
 import { CmeCode } from '../../protocol/errors.js';
-import type { ParamSpec } from '../../protocol/params.js';
+import { intParam, stringParam } from '../../protocol/params.js';
 import type { SessionConfig } from '../bridge/client.js';
 import { RealtimeClock } from '../clock.js';
 import { CommandContext, CommandSpec, RawInput } from '../commands.js';
@@ -42,14 +42,6 @@ interface ClientSettings {
 
 /** MPUBEX without <len>: input ends after this long with no new byte [M p.241]. */
 const MPUBEX_IDLE_GAP = sec(5);
-
-const int = (name: string, min: number, max: number, optional = false): ParamSpec => ({ name, type: 'int', min, max, optional });
-const str = (name: string, maxLength: number, extra: Partial<{ optional: boolean; quotes: 'required'; allowEmpty: boolean }> = {}): ParamSpec => ({
-  name,
-  type: 'string',
-  maxLength,
-  ...extra,
-});
 
 export class MqttService implements Service {
   readonly name = 'mqtt';
@@ -181,7 +173,7 @@ export class MqttService implements Service {
       summary: `Open the ${secure ? 'TLS (SSL context 88)' : 'TCP'} link: OK, then CONNECT OK | ALREADY CONNECT | STATE + CONNECT FAIL`,
       source: 'M p.239; decisions §11, §12',
       needsRadio: true,
-      params: [str('svraddr', 255), int('port', 1, 65535)],
+      params: [stringParam('svraddr', 255), intParam('port', 1, 65535)],
       test: [`${name}:"(0,255).(0,255).(0,255).(0,255)",(1-65535)`, `${name}:"DOMAIN NAME",(1-65535)`],
       set: (ctx, [host, port]) => this.mipstart(ctx, String(host), port as number, secure),
     });
@@ -219,13 +211,13 @@ export class MqttService implements Service {
         summary: 'Client id, user name, password and will (RAM; used by the next MCONNECT)',
         source: 'M p.238; at-commands §4',
         params: [
-          str('clientid', field, { allowEmpty: true }),
-          str('username', field, { optional: true, allowEmpty: true }),
-          str('password', field, { optional: true, allowEmpty: true }),
-          int('will_qos', 0, 2, true),
-          int('will_retain', 0, 1, true),
-          str('will_topic', topicMax, { optional: true, quotes: 'required' }),
-          str('will_message', lim.mqttPayload, { optional: true, quotes: 'required' }),
+          stringParam('clientid', field, { allowEmpty: true }),
+          stringParam('username', field, { optional: true, allowEmpty: true }),
+          stringParam('password', field, { optional: true, allowEmpty: true }),
+          intParam('will_qos', 0, 2, true),
+          intParam('will_retain', 0, 1, true),
+          stringParam('will_topic', topicMax, { optional: true, quotes: 'required' }),
+          stringParam('will_message', lim.mqttPayload, { optional: true, quotes: 'required' }),
         ],
         test: ['+MCONFIG: <clientid>[,<username>,<password>[,(0-2),(0,1),<will_topic>,<will_message>]]'],
         set: (ctx, [id, user, pass, wq, wr, wt, wm]) => {
@@ -258,7 +250,7 @@ export class MqttService implements Service {
         summary: 'MQTT CONNECT over the open link: OK, then CONNACK OK, or a bare ERROR if refused',
         source: 'M p.240; decisions §13',
         // the third parameter (keepalive > 300 s mode) of later manuals is accepted and ignored
-        params: [int('clean', 0, 1), int('keepalive', 1, 65535), int('mode', 0, 1, true)],
+        params: [intParam('clean', 0, 1), intParam('keepalive', 1, 65535), intParam('mode', 0, 1, true)],
         test: ['+MCONNECT:(0-1),(1-65535)'],
         set: (ctx, [clean, keepalive]) => {
           if (!this.link.connect(this.sessionConfig(clean as number, keepalive as number))) return ctx.cme(CmeCode.operationFailed);
@@ -270,7 +262,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'Publish a quoted message (ASCII escapes, or hex with MQTTMODE=1); PUBACK / PUBREC+PUBCOMP follow',
         source: 'M p.241; decisions §14, §15',
-        params: [str('topic', topicMax), int('qos', 0, 2), int('retain', 0, 1), str('message', lim.lineBuffer, { quotes: 'required', allowEmpty: true })],
+        params: [stringParam('topic', topicMax), intParam('qos', 0, 2), intParam('retain', 0, 1), stringParam('message', lim.lineBuffer, { quotes: 'required', allowEmpty: true })],
         test: ['+MPUB:<topic>,(0-2),(0-1),<message>'],
         set: (ctx, [topic, qos, retain, message]) => {
           const t = topicOf(topic, false);
@@ -284,7 +276,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'Publish raw bytes after a > prompt: <len> bytes, or until Ctrl-Z / 5 s without input',
         source: 'M p.241',
-        params: [str('topic', topicMax), int('qos', 0, 2), int('retain', 0, 1), int('len', 1, lim.mqttPayload, true)],
+        params: [stringParam('topic', topicMax), intParam('qos', 0, 2), intParam('retain', 0, 1), intParam('len', 1, lim.mqttPayload, true)],
         test: ['+MPUBEX:<topic>,(0-2),(0-1),<len>'],
         set: (ctx, [topic, qos, retain, len]) => {
           const t = topicOf(topic, false);
@@ -298,7 +290,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'Subscribe: OK, then SUBACK',
         source: 'M p.242',
-        params: [str('topic', topicMax), int('qos', 0, 2)],
+        params: [stringParam('topic', topicMax), intParam('qos', 0, 2)],
         test: ['+MSUB:<topic>,(0-2)'],
         set: (ctx, [topic, qos]) => {
           const t = topicOf(topic, true);
@@ -312,7 +304,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'Unsubscribe: OK, then UNSUBACK',
         source: 'M p.243',
-        params: [str('topic', topicMax)],
+        params: [stringParam('topic', topicMax)],
         test: ['+MUNSUB:<topic>'],
         set: (ctx, [topic]) => {
           const t = topicOf(topic, true);
@@ -326,7 +318,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'MPUB message encoding: 0 ASCII (default), 1 HEX',
         source: 'M p.245; decisions §14',
-        params: [int('mode', 0, 1)],
+        params: [intParam('mode', 0, 1)],
         test: ['+MQTTMODE: (0,1)'],
         read: (ctx) => {
           ctx.info(`+MQTTMODE: ${this.mode}`);
@@ -342,7 +334,7 @@ export class MqttService implements Service {
         group: 'mqtt',
         summary: 'Received messages: 0 direct +MSUB URC (default), 1 cache (+MSUB: <slot>)',
         source: 'M p.244; decisions §16',
-        params: [int('mode', 0, 1)],
+        params: [intParam('mode', 0, 1)],
         test: ['+MQTTMSGSET:(0,1)'],
         read: (ctx) => {
           ctx.info(`+MQTTMSGSET:${this.msgSet}`);

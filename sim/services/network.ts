@@ -12,6 +12,7 @@ import type { TimerHandle } from '../kernel.js';
 import type { Modem } from '../modem.js';
 import { Service, TimerSet } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
+import { intParam, stringParam } from '../../protocol/params.js';
 import { CellChange, NoServiceStat, ServingNetwork } from '../network/cell.js';
 import { REG_COMMANDS, RegCommand, RegStat, RegUrcMode, isRegistered, regRead, regUrc } from '../network/registration.js';
 import { SignalChange, SignalLevel, SignalModel, UNKNOWN_SIGNAL } from '../network/signal.js';
@@ -45,11 +46,6 @@ export interface NetworkSnapshot extends PdpSnapshot {
   };
   signal: SignalLevel;
 }
-
-const int = (name: string, min: number, max: number, optional = false) =>
-  ({ name, type: 'int', min, max, optional }) as const;
-const str = (name: string, maxLength: number, optional = false) =>
-  ({ name, type: 'string', maxLength, optional }) as const;
 
 export class NetworkService implements Service {
   readonly name = 'network';
@@ -315,7 +311,7 @@ export class NetworkService implements Service {
       group: 'network',
       summary,
       source,
-      params: [int('n', 0, 2, true)],
+      params: [intParam('n', 0, 2, true)],
       test: [`${cmd}: (0-2)`],
       read: (ctx) => {
         ctx.info(regRead(cmd, this.urcModes[cmd], this.stat, this.cell));
@@ -332,7 +328,7 @@ export class NetworkService implements Service {
         group: 'network',
         summary: 'Functionality: 0 minimum, 1 full, 4 flight; `,1` reboots',
         source: 'M p.42; decisions §7',
-        params: [int('fun', 0, 4), int('rst', 0, 1, true)],
+        params: [intParam('fun', 0, 4), intParam('rst', 0, 1, true)],
         test: ['+CFUN: (0,1,4),(0,1)'],
         read: (ctx) => {
           ctx.info(`+CFUN: ${this.cfun}`);
@@ -359,7 +355,7 @@ export class NetworkService implements Service {
         group: 'network',
         summary: 'SIM state: +CPIN: READY, or +CME ERROR: 14 while the SIM starts',
         source: 'M p.43',
-        params: [str('pin', 8), str('newpin', 8, true)],
+        params: [stringParam('pin', 8), stringParam('newpin', 8, { optional: true })],
         test: [],
         read: (ctx) => {
           if (!this.simReady) return ctx.cme(CmeCode.simBusy);
@@ -389,7 +385,7 @@ export class NetworkService implements Service {
         group: 'network',
         summary: 'Operator selection; read: +COPS: <mode>,<format>,"<oper>",<act>',
         source: 'M AT+COPS',
-        params: [int('mode', 0, 4), int('format', 0, 2, true), str('oper', 16, true), int('act', 0, 7, true)],
+        params: [intParam('mode', 0, 4), intParam('format', 0, 2, true), stringParam('oper', 16, { optional: true }), intParam('act', 0, 7, true)],
         test: (ctx) => {
           if (this.cfun !== 1) return ctx.cme(CmeCode.cfunOff);
           this.timers.after(

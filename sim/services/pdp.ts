@@ -13,6 +13,7 @@ import type { Modem } from '../modem.js';
 import { Latency, latencyOf } from '../profile.js';
 import { Service, TimerSet } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
+import { intParam, stringParam } from '../../protocol/params.js';
 import { DEFAULT_CID, PdpContext, PdpContextSnapshot, isIpv4, pdpTypeOf } from '../network/pdp-context.js';
 import { Waiters, spellFor } from '../network/waiters.js';
 
@@ -38,11 +39,6 @@ export interface PdpSnapshot {
 
 /** How contexts go down: by the network (URC, PDP DEACT), by AT+CGACT=0 (URC), or silently. */
 type Teardown = 'network' | 'cgact' | 'silent';
-
-const int = (name: string, min: number, max: number, optional = false) =>
-  ({ name, type: 'int', min, max, optional }) as const;
-const str = (name: string, maxLength: number, optional = false) =>
-  ({ name, type: 'string', maxLength, optional }) as const;
 
 const CGDCONT_TEST = [
   '+CGDCONT: (1-15),"IP",,,,,(0),(0,2),(0),(0),(0,1),(0),(0,1),(0)',
@@ -283,7 +279,7 @@ export class PdpService implements Service {
         group: 'pdp',
         summary: 'GPRS attach (1) / detach (0); 797 with the radio off',
         source: 'M p.132; seed',
-        params: [int('state', 0, 1)],
+        params: [intParam('state', 0, 1)],
         test: ['+CGATT: (0-1)'],
         read: (ctx) => {
           ctx.info(`+CGATT: ${this.attached ? 1 : 0}`);
@@ -317,7 +313,7 @@ export class PdpService implements Service {
         group: 'pdp',
         summary: 'Define PDP context <cid> 1..15: type, APN, address; `=<cid>` alone undefines it',
         source: 'M p.132',
-        params: [int('cid', 1, 15), str('type', 8, true), str('apn', 99, true), str('addr', 15, true), int('d_comp', 0, 2, true), int('h_comp', 0, 4, true)],
+        params: [intParam('cid', 1, 15), stringParam('type', 8, { optional: true }), stringParam('apn', 99, { optional: true }), stringParam('addr', 15, { optional: true }), intParam('d_comp', 0, 2, true), intParam('h_comp', 0, 4, true)],
         test: CGDCONT_TEST,
         read: (ctx) => {
           for (const c of this.sorted()) ctx.info(c.cgdcontLine(m.profile.spellings.cgdcontFields));
@@ -350,7 +346,7 @@ export class PdpService implements Service {
         group: 'pdp',
         summary: 'Activate (1) / deactivate (0) context <cid>, or all without <cid>; attaches first',
         source: 'M p.136; seed',
-        params: [int('state', 0, 1), int('cid', 1, 15, true)],
+        params: [intParam('state', 0, 1), intParam('cid', 1, 15, true)],
         test: ['+CGACT: (0,1)'],
         read: (ctx) => {
           for (const c of this.sorted()) ctx.info(`+CGACT: ${c.cid},${c.active ? 1 : 0}`);
@@ -378,7 +374,7 @@ export class PdpService implements Service {
         group: 'pdp',
         summary: 'PDP address of context <cid> (set) or of every defined context (exec)',
         source: 'M AT+CGPADDR',
-        params: [int('cid', 1, 15)],
+        params: [intParam('cid', 1, 15)],
         test: (ctx) => {
           ctx.info(`+CGPADDR: (${this.sorted()
             .map((c) => c.cid)

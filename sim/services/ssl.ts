@@ -6,6 +6,7 @@ import { CommandSpec } from '../commands.js';
 import type { Modem } from '../modem.js';
 import { Service } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
+import { intParam, stringParam } from '../../protocol/params.js';
 import { SSL_CONTEXT_IDS, SslContext, sslTagOf } from '../ssl/context.js';
 import { TlsParams, buildTlsParams } from '../ssl/tls.js';
 
@@ -62,9 +63,9 @@ export class SslService implements Service {
         summary: 'Set (`,<value>`), query (no value) or erase (trailing comma) a tag of SSL context <n>',
         source: 'M p.150; decisions §19',
         params: [
-          { name: 'tag', type: 'string', maxLength: 32, minLength: 1 },
-          { name: 'n', type: 'int', min: 0, max: 153, values: SSL_CONTEXT_IDS },
-          { name: 'value', type: 'string', maxLength: VALUE_MAX, optional: true, allowEmpty: true },
+          stringParam('tag', 32, { minLength: 1 }),
+          { ...intParam('n', 0, 153), values: SSL_CONTEXT_IDS },
+          stringParam('value', VALUE_MAX, { optional: true, allowEmpty: true }),
         ],
         latency: 'ssl.cfg',
         test: [],

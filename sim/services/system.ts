@@ -2,12 +2,10 @@
  * System commands: V.250 basics (E, V, Q, I, Z, &F, &W, S3/S4/S5), identity, AT+CMEE, AT+IPR and
  * AT+RESET, and the boot sequence that prints the profile's start-up lines.
  */
+import { intParam } from '../../protocol/params.js';
 import { CommandSpec } from '../commands.js';
 import type { Modem } from '../modem.js';
 import { Service, TimerSet } from '../service.js';
-
-const int = (name: string, min: number, max: number, optional = false) =>
-  ({ name, type: 'int', min, max, optional }) as const;
 
 export class SystemService implements Service {
   readonly name = 'system';
@@ -120,7 +118,7 @@ export class SystemService implements Service {
         group: 'system',
         summary: 'Error result format: 0 ERROR, 1 numeric, 2 verbose',
         source: 'M p.36; decisions §2',
-        params: [int('n', 0, 2, true)],
+        params: [intParam('n', 0, 2, true)],
         test: ['+CMEE: (0-2)'],
         read: (ctx) => {
           ctx.info(`${m.profile.spellings.cmeeRead}${s().cmee}`);
@@ -136,7 +134,7 @@ export class SystemService implements Service {
         group: 'system',
         summary: 'UART baud rate; answers OK at the old rate, then switches',
         source: 'M p.47; decisions §6',
-        params: [int('rate', 0, 921600)],
+        params: [intParam('rate', 0, 921600)],
         test: [`+IPR: (0),(${m.profile.uart.rates.join(',')})`],
         read: (ctx) => {
           ctx.info(`+IPR: ${m.uart.baud}`);
