@@ -62,6 +62,7 @@ function addServeOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'flash image and AT&W settings', './.modemsim')
     .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
     .option('--vcd <file>', 'write the UART lines (TXD, RXD) as a VCD waveform, bit by bit')
+    .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)')
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
     .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('info'))
     .option('--broker-port <port>', 'embedded broker, plain listener on loopback (0 = any free port)', intArg('--broker-port', 0, 65535), 1883)

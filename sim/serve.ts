@@ -8,6 +8,7 @@ import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
 import { createLink, parseSerialSpec } from './links/spec.js';
+import { ControlServer, startControl } from './control.js';
 import { findOnPath, SocatMissingError } from './links/pty.js';
 import { resolveProfile } from './profiles/index.js';
 import { BrokerFlags, MqttReady, setupMqtt } from './mqtt/options.js';
@@ -33,6 +34,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   /** VCD waveform of the UART lines. */
   vcd?: string;
   baud?: number;
+  /** Control endpoint: `tcp:HOST:PORT` (default tcp:127.0.0.1:0) or `off`. */
+  control?: string;
 }
 
 /** The one `ready` record the CLI logs, broker URLs and certificate paths included. */
@@ -46,6 +49,8 @@ export interface ReadyInfo extends MqttReady {
   seed: number;
   dataDir: string;
   trace?: string;
+  /** `host:port` of the control endpoint (JSON lines: faults, state). */
+  control?: string;
 }
 
 export interface ServeHooks {
@@ -67,6 +72,14 @@ export function defaultSerial(log: Logger): string {
   if (findOnPath('socat')) return DEFAULT_PTY;
   log.warn(`socat not found (apt-get install socat for a pty); serving on ${DEFAULT_TCP}`);
   return DEFAULT_TCP;
+}
+
+/** Where the control endpoint listens; loopback on an ephemeral port unless told otherwise. */
+function controlSpec(spec = 'tcp:127.0.0.1:0'): { host: string; port: number } | undefined {
+  if (spec === 'off') return undefined;
+  const s = parseSerialSpec(spec);
+  if (s.kind !== 'tcp') throw new Error(`--control wants tcp:HOST:PORT or off, got ${JSON.stringify(spec)}`);
+  return { host: s.host, port: s.port };
 }
 
 /** Start a modem on its link. */
@@ -105,12 +118,16 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
       modem.kernel.after(STDIO_LINGER, () => modem.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');
     });
   const link = createLink(spec, { log, onLost: hooks.onLost, onEnd: hostEnded });
+  let control: ControlServer | undefined;
   const close = async (): Promise<void> => {
+    await control?.close();
     await modem.close();
     await mqtt.close();
   };
   try {
     await modem.attach(link);
+    const where = controlSpec(opts.control);
+    if (where) control = await startControl(modem, mqtt.broker, where.host, where.port, log);
   } catch (err) {
     await close();
     throw err;
@@ -127,6 +144,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     seed: opts.seed,
     dataDir,
     ...(opts.trace !== undefined && { trace: resolve(opts.trace) }),
+    ...(control && { control: control.address }),
     ...mqtt.ready,
   };
   return { modem, link, readyInfo, close };

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import { PtyHost, TcpHost } from './serial-host.js';
 import { tempDir, WallWaits } from './helpers.js';
 import mqtt from 'mqtt';
@@ -236,6 +237,44 @@ describe('modemsim serve', () => {
     else expect(cli.records.find((r) => r.level === 60)?.msg).toMatch(/EADDRINUSE.*7000/);
     cli.child.kill('SIGTERM');
     expect([0, 1]).toContain(await cli.exited);
+  });
+
+  it('takes faults on its loopback control endpoint while a host drives the serial port', async () => {
+    const dir = dataDir();
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--clock', 'virtual', '--data-dir', dir]);
+    const ready = await cli.record('ready');
+    expect(String(ready['control'])).toMatch(/^127\.0\.0\.1:\d+$/);
+    const [chost, cport] = String(ready['control']).split(':');
+    const control = netConnect({ host: chost!, port: Number(cport) });
+    cleanup.push(() => void control.destroy());
+    control.setEncoding('utf8');
+    let replies = '';
+    control.on('data', (d: string) => (replies += d));
+    const ask = async (req: string): Promise<Record<string, unknown>> => {
+      const before = replies.split('\n').length;
+      control.write(req + '\n');
+      for (let i = 0; i < 200 && replies.split('\n').length === before; i++) await new Promise((r) => setTimeout(r, 10));
+      return JSON.parse(replies.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    };
+
+    const host = new TcpHost(String(ready['serial']));
+    cleanup.push(() => host.close());
+    await host.connected;
+    expect(await host.command('ATE0')).toMatch(/\r\nOK\r\n$/);
+    let cgact = '';
+    for (let i = 0; i < 5 && !cgact.includes('+CGACT: 1,1'); i++) cgact = await host.command('AT+CGACT?');
+    expect(cgact).toBe('\r\n+CGACT: 1,1\r\n\r\nOK\r\n');
+
+    expect(await ask('{"fault":"pdpDeact"}')).toEqual({ ok: true, applied: 'pdpDeact' });
+    expect(await host.expect('+PDP DEACT\r\n', 5000)).toBe('\r\n+PDP DEACT\r\n');
+    const state = (await ask('{"state":true}'))['state'] as { network: { tcpipState?: string; pdp?: { tcpipState?: string } } };
+    expect(JSON.stringify(state)).toContain('PDP DEACT');
+    expect(await host.command('AT+CIPSHUT')).toBe('\r\nSHUT OK\r\n');
+    expect(await ask('{"fault":{"nosuch":{}}}')).toMatchObject({ ok: false });
+    expect(await ask('not json')).toEqual({ ok: false, error: 'not JSON' });
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
   });
 
   it('fails with one fatal line when the trace file cannot be opened', async () => {

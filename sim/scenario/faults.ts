@@ -27,7 +27,8 @@ export class FaultPlayer {
 
   constructor(
     private readonly modem: Modem,
-    private readonly broker: EmbeddedBroker,
+    /** Absent when the modem talks to an external broker: broker faults then cannot apply. */
+    private readonly broker: EmbeddedBroker | undefined,
     private readonly clientId: ClientIdTracker,
     /** The far-side client lost its link in the outage too: bring it back. */
     private readonly afterBrokerUp: () => Promise<void>,
@@ -36,12 +37,16 @@ export class FaultPlayer {
   /** Play one fault; returns its description for the transcript. Throws StepFailure when it cannot apply. */
   async play(f: Fault): Promise<string> {
     const text = describe(f);
+    const broker = this.broker;
+    if (!broker && (f.kind === 'tcpDrop' || f.kind === 'brokerDown' || f.kind === 'brokerUp')) {
+      throw new StepFailure(`expected the embedded broker for ${f.kind}, got an external one`);
+    }
     switch (f.kind) {
       case 'tcpDrop': {
         const id = f.clientId ?? this.clientId.current;
         this.record(f, { clientId: id });
         const noticed = kernelWokenWithin(this.modem.kernel, DROP_NOTICE_WALL_MS);
-        if (!this.broker.disconnectClient(id)) {
+        if (!broker!.disconnectClient(id)) {
           throw new StepFailure(`expected a client "${id}" connected to the broker, got none`);
         }
         await noticed;
@@ -53,7 +58,7 @@ export class FaultPlayer {
         const phase = this.modem.mqtt.link.phase;
         const linked = phase === 'open' || phase === 'handshake' || phase === 'session';
         const noticed = linked ? kernelWokenWithin(this.modem.kernel, DROP_NOTICE_WALL_MS) : Promise.resolve(false);
-        await this.broker.pause();
+        await broker!.pause();
         this.paused = true;
         await noticed;
         return text;
@@ -61,7 +66,7 @@ export class FaultPlayer {
       case 'brokerUp':
         if (!this.paused) throw new StepFailure('expected the broker down before brokerUp, got it up');
         this.record(f);
-        await this.broker.resume();
+        await broker!.resume();
         this.paused = false;
         await this.afterBrokerUp();
         return text;
@@ -75,7 +80,7 @@ export class FaultPlayer {
   async restore(): Promise<void> {
     if (!this.paused) return;
     this.paused = false;
-    await this.broker.resume();
+    await this.broker?.resume();
   }
 
   private record(f: Fault, extra: Record<string, unknown> = {}): void {
