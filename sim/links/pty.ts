@@ -91,7 +91,9 @@ export class PtyLink implements Link {
       const child: Socat = spawn(
         this.opts.socat ?? 'socat',
         ['-d', '-d', `PTY,link=${this.path},raw,echo=0`, 'STDIO'],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
+        // its own process group: Ctrl-C in the terminal reaches serve, which then closes socat
+        // (removing the link); socat still ends by itself on EOF if serve dies
+        { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
       );
       this.child = child;
       this.exited = new Promise((r) => child.once('close', () => r()));
