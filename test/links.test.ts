@@ -184,8 +184,10 @@ describe('TCP link: one host at a time', () => {
 
 describe('pty link failures', () => {
   it('names apt-get install socat when socat is missing', async () => {
-    const link = new PtyLink(join(tempDir().path, 'tty'), { socat: 'socat-that-is-not-installed' });
+    const dir = tempDir();
+    const link = new PtyLink(join(dir.path, 'tty'), { socat: 'socat-that-is-not-installed' });
     const err = await link.open(() => undefined).catch((e: unknown) => e);
+    dir.remove();
     expect(err).toBeInstanceOf(SocatMissingError);
     expect((err as Error).message).toContain('apt-get install socat');
     expect((err as Error).message).not.toContain('\n');
