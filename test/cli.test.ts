@@ -105,6 +105,22 @@ describe('modemsim serve', () => {
     return cli;
   }
 
+  /**
+   * A TCP host on a `--clock virtual` serve, echo off, once cid 1 is active. The boot went out
+   * before anyone was connected (lost, as on an unplugged UART); each line the host sends lets
+   * model time run up to 10 s on, registration included.
+   */
+  async function dataReadyHost(serial: string): Promise<TcpHost> {
+    const host = new TcpHost(serial);
+    cleanup.push(() => host.close());
+    await host.connected;
+    expect(await host.command('ATE0')).toMatch(/\r\nOK\r\n$/);
+    let cgact = '';
+    for (let i = 0; i < 5 && !cgact.includes('+CGACT: 1,1'); i++) cgact = await host.command('AT+CGACT?');
+    expect(cgact).toBe('\r\n+CGACT: 1,1\r\n\r\nOK\r\n');
+    return host;
+  }
+
   function dataDir(): string {
     const d = tempDir('modemsim-cli-');
     cleanup.push(() => d.remove());
@@ -152,15 +168,7 @@ describe('modemsim serve', () => {
     await far.subscribeAsync('mqtt/topic');
     const received = new Promise<string>((resolve) => far.on('message', (_t, p) => resolve(p.toString())));
 
-    const host = new TcpHost(String(ready['serial']));
-    cleanup.push(() => host.close());
-    await host.connected;
-    // the boot went out before anyone was connected (lost, as on an unplugged UART); each
-    // line the host sends lets model time run up to 10 s on, registration included
-    expect(await host.command('ATE0')).toMatch(/\r\nOK\r\n$/);
-    let cgact = '';
-    for (let i = 0; i < 5 && !cgact.includes('+CGACT: 1,1'); i++) cgact = await host.command('AT+CGACT?');
-    expect(cgact).toBe('\r\n+CGACT: 1,1\r\n\r\nOK\r\n');
+    const host = await dataReadyHost(String(ready['serial']));
     expect(await host.command('AT+CGREG?')).toBe('\r\n+CGREG: 0,1\r\n\r\nOK\r\n');
     expect(await host.command('AT+MCONFIG="dev1","",""')).toBe('\r\nOK\r\n');
     expect(await host.command('AT+MIPSTART="broker.emqx.io","1883"')).toBe('\r\nOK\r\n');
@@ -257,13 +265,7 @@ describe('modemsim serve', () => {
       return JSON.parse(replies.trim().split('\n').at(-1)!) as Record<string, unknown>;
     };
 
-    const host = new TcpHost(String(ready['serial']));
-    cleanup.push(() => host.close());
-    await host.connected;
-    expect(await host.command('ATE0')).toMatch(/\r\nOK\r\n$/);
-    let cgact = '';
-    for (let i = 0; i < 5 && !cgact.includes('+CGACT: 1,1'); i++) cgact = await host.command('AT+CGACT?');
-    expect(cgact).toBe('\r\n+CGACT: 1,1\r\n\r\nOK\r\n');
+    const host = await dataReadyHost(String(ready['serial']));
 
     expect(await ask('{"fault":"pdpDeact"}')).toEqual({ ok: true, applied: 'pdpDeact' });
     expect(await host.expect('+PDP DEACT\r\n', 5000)).toBe('\r\n+PDP DEACT\r\n');

@@ -90,6 +90,21 @@ export async function connectSession(m: Modem, host = '127.0.0.1', port = '1883'
   await nextUrc(m, 'CONNACK OK');
 }
 
+/**
+ * The seed's session opening, with `+MQTTSTATU` checked at each stage: MIPSTART → 2,
+ * MCONNECT=1,60 → 1, then MSUB on `topic` → SUBACK.
+ */
+export async function openSeedSession(m: Modem, host: string, port: string, topic = 'mqtt/topic'): Promise<void> {
+  await exact(m, `AT+MIPSTART="${host}","${port}"`, '\r\nOK\r\n');
+  await nextUrc(m, 'CONNECT OK');
+  await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
+  await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
+  await nextUrc(m, 'CONNACK OK');
+  await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
+  await exact(m, `AT+MSUB="${topic}",0`, '\r\nOK\r\n');
+  await nextUrc(m, 'SUBACK');
+}
+
 /** The far side: a plain `mqtt` client on the broker, recording messages per topic. */
 export class FarSide {
   readonly messages: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }> = [];

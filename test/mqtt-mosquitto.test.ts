@@ -12,7 +12,7 @@ import { sec } from '../sim/kernel.js';
 import type { Modem } from '../sim/modem.js';
 import { externalBroker } from '../sim/mqtt/options.js';
 import { dataReadyModem, freePort } from './helpers.js';
-import { exact, FarSide, nextUrc } from './mqtt-helpers.js';
+import { exact, FarSide, nextUrc, openSeedSession } from './mqtt-helpers.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const dir = mkdtempSync(join(tmpdir(), 'mqtt-mosquitto-'));
@@ -69,14 +69,7 @@ describe.skipIf(!existsSync(MOSQUITTO) && !process.env['CI'])('against mosquitto
     far = await FarSide.connect(url);
     await far.subscribe('mqtt/topic', 1);
     await exact(m, 'AT+MCONFIG=modemsim-mosq,"",""', '\r\nOK\r\n');
-    await exact(m, 'AT+MIPSTART="broker.emqx.io","1883"', '\r\nOK\r\n');
-    await nextUrc(m, 'CONNECT OK');
-    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
-    await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
-    await nextUrc(m, 'CONNACK OK');
-    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
-    await exact(m, 'AT+MSUB="mqtt/topic",0', '\r\nOK\r\n');
-    await nextUrc(m, 'SUBACK');
+    await openSeedSession(m, 'broker.emqx.io', '1883');
     await exact(m, 'AT+MPUB="mqtt/topic",0,0,"SSSSddddd"', '\r\nOK\r\n');
     await nextUrc(m, '+MSUB: "mqtt/topic",9 byte,SSSSddddd');
     await exact(m, 'AT+MQTTMODE=1', '\r\nOK\r\n');

@@ -9,7 +9,7 @@ import { sec } from '../sim/kernel.js';
 import type { Modem, ModemOptions } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
 import { dataReadyModem } from './helpers.js';
-import { connectSession, exact, FarSide, nextUrc, sharedBroker } from './mqtt-helpers.js';
+import { connectSession, exact, FarSide, nextUrc, openSeedSession, sharedBroker } from './mqtt-helpers.js';
 
 const shared = sharedBroker('mqtt-test-');
 let m: Modem | undefined;
@@ -40,14 +40,7 @@ describe('the seed plain flow', () => {
     await exact(m, 'AT+CGATT?', '\r\n+CGATT: 1\r\n\r\nOK\r\n');
     await exact(m, 'AT+MCONFIG=modemsim-seed,XXXX,$$$$', '\r\nOK\r\n');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
-    await exact(m, `AT+MIPSTART="127.0.0.1","${shared.broker.port}"`, '\r\nOK\r\n');
-    await nextUrc(m, 'CONNECT OK');
-    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
-    await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
-    await nextUrc(m, 'CONNACK OK');
-    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
-    await exact(m, 'AT+MSUB="mqtt/topic",0', '\r\nOK\r\n');
-    await nextUrc(m, 'SUBACK');
+    await openSeedSession(m, '127.0.0.1', String(shared.broker.port));
 
     // cache mode, as in the seed's "+MSUB: 0" / AT+MQTTMSGGET part
     await exact(m, 'AT+MQTTMSGSET=1', '\r\nOK\r\n');
