@@ -3,6 +3,7 @@
  * result codes and unsolicited result codes, under ATV, ATQ, AT+CMEE and S3/S4.
  */
 import { cmeText } from './errors.js';
+import { FinalWord, numericFinal } from './results.js';
 
 export interface FormatSettings {
   /** ATV1 verbose (default) or ATV0 numeric. */
@@ -19,14 +20,12 @@ export type Final =
   | { kind: 'ok' }
   | { kind: 'error' }
   | { kind: 'cme'; code: number }
-  /** A final result spelled by the command itself, e.g. `SHUT OK`. */
-  | { kind: 'text'; text: string };
+  /** A final result word of the module's own (`SHUT OK`, `TimeOut`; protocol/results.ts). */
+  | { kind: 'text'; text: FinalWord };
 
 export const OK: Final = { kind: 'ok' };
 export const ERROR: Final = { kind: 'error' };
 export const cme = (code: number): Final => ({ kind: 'cme', code });
-
-const NUMERIC: Record<string, string> = { OK: '0', ERROR: '4' };
 
 function crlf(s: FormatSettings): string {
   return String.fromCharCode(s.s3, s.s4);
@@ -58,7 +57,7 @@ export function formatFinal(f: Final, s: FormatSettings): string {
   if (s.quiet) return '';
   const text = finalText(f, s.cmee);
   if (!s.verbose) {
-    const num = NUMERIC[text];
+    const num = numericFinal(text);
     if (num !== undefined) return num + String.fromCharCode(s.s3);
   }
   return formatInfo(text, s);

@@ -5,6 +5,7 @@
  */
 import { Duplex } from 'node:stream';
 import { Ns, sec } from './kernel.js';
+import { FINAL_RESULT } from '../protocol/results.js';
 import type { Modem } from './modem.js';
 
 export interface Match {
@@ -26,8 +27,7 @@ export class ExpectTimeout extends Error {
   }
 }
 
-/** A final result code as the module frames it (verbose): what ends a command's answer. */
-export const FINAL_RESULT = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*|SHUT OK|TimeOut)\r\n/;
+export { FINAL_RESULT } from '../protocol/results.js';
 
 export class HostPort {
   private buf = '';

@@ -4,6 +4,7 @@
  * the real module does otherwise changes a value, not code. Profiles inherit and override.
  */
 import { Ns } from './kernel.js';
+import type { FinalWord } from '../protocol/results.js';
 
 /** A modelled delay: base plus uniform seeded jitter in [0, jitter]. */
 export interface Latency {
@@ -110,7 +111,7 @@ export interface Profile {
     /** Fields in a +CGDCONT read line: 6 (manual, with d_comp,h_comp) or 4 (real EC7xx log). */
     cgdcontFields: 4 | 6;
     /** Final result of AT+CIPSHUT (decisions §9). */
-    shutOk: string;
+    shutOk: FinalWord;
     /** Read form of AT+CMEE (the manual prints a space before the colon). */
     cmeeRead: string;
     /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (decisions §11). */

@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../broker/index.js';
-import { ExpectTimeout, FINAL_RESULT } from '../host.js';
+import { ExpectTimeout } from '../host.js';
+import { FINAL_OR_PROMPT } from '../../protocol/results.js';
 import { sec, type Ns } from '../kernel.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -76,7 +77,7 @@ export interface ScenarioResult {
 }
 
 /** A command's answer ends at its final result code, or at a raw-data prompt. */
-const TERMINATOR = new RegExp(`${FINAL_RESULT.source}|\\r\\n>`);
+const TERMINATOR = FINAL_OR_PROMPT;
 /** Wall time a far-side publish is given to reach the modem while model time stands still. */
 const FAR_DELIVERY_WALL_MS = 500;
 /** Wall time the far side is given to receive what the modem already sent, model time still. */
