@@ -4,6 +4,10 @@
  * image root, `<dataDir>/flash`); without a data directory it is a map in memory with the same
  * behaviour.
  *
+ * Space is charged the way the module's block file system charges it (see FLASH_BLOCK_SIZE):
+ * in whole blocks, with a block for every file and directory before any content, so the number
+ * of entries is bounded by the capacity and so is what the image costs the host.
+ *
  * Names come from the serial side, so they are treated as hostile: a name is parsed into
  * segments of a safe character set before anything touches the host, every host path is
  * checked to stay under the root, and symlinks inside the image are refused.
@@ -35,10 +39,49 @@ export class FlashError extends Error {
 }
 
 export interface FlashOptions {
-  /** Bytes of file content the image holds (profile `fsCapacity`). */
+  /**
+   * Bytes of flash the file system can allocate (profile `fsCapacity`); only whole blocks of it
+   * are usable, which is what an empty image's AT+FSMEM reports.
+   */
   capacity: number;
   /** Longest name as given, in bytes (profile `fsNameMax`). */
   nameMax: number;
+  /** Allocation unit in bytes; FLASH_BLOCK_SIZE unless a profile says otherwise. */
+  blockSize?: number;
+}
+
+/**
+ * The Air724UG (RDA8910 / UNISOC 8910) keeps its user files on SFFS, the vendor's block file
+ * system over a flash block device: the 8910 SDK's fs_mount.c mounts `TYPE_SFFS` on an
+ * `FBD1`/`FBD2` flash block device at "/" (CONFIG_FS_SYS_MOUNT_POINT), and sffs.h documents
+ * ENOSPC for `sffsMkDir` and `sffsOpen(O_CREAT)` and a `sffsFileBlockNeeded()` that turns a file
+ * size into a block count. So every entry costs blocks and content is counted in whole blocks.
+ * The logical block size itself comes from the partition table, which was not at hand: 512 bytes
+ * is an assumption, not a measurement on a module, hence the `blockSize` option.
+ */
+export const FLASH_BLOCK_SIZE = 512;
+/**
+ * Blocks a file holds before its first byte (its header: name, size, block list). This is what
+ * makes an empty file cost flash; content then takes whole blocks of its own.
+ */
+export const FILE_HEADER_BLOCKS = 1;
+/** Blocks a directory holds: the block its entries live in. The root is part of the format. */
+export const DIR_BLOCKS = 1;
+
+/** Whole blocks for `size` bytes of content. */
+function contentBlocks(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+/** What a file of `size` bytes holds: its header and its content. */
+function fileBlocks(size: number, blockSize: number): number {
+  return FILE_HEADER_BLOCKS + contentBlocks(size, blockSize);
+}
+
+/** Every entry under the root: the number of directories and each file's size. */
+interface Census {
+  dirs: number;
+  fileSizes: number[];
 }
 
 export interface FlashEntry {
@@ -99,8 +142,8 @@ interface Backend {
   mkdir(segs: readonly string[]): void;
   rmdir(segs: readonly string[]): void;
   list(segs: readonly string[]): FlashEntry[];
-  /** Total file bytes. */
-  used(): number;
+  /** Every visible entry below the root, to charge an image that already exists. */
+  census(): Census;
 }
 
 class MemoryBackend implements Backend {
@@ -149,10 +192,8 @@ class MemoryBackend implements Backend {
     }
     return out;
   }
-  used(): number {
-    let n = 0;
-    for (const d of this.files.values()) n += d.length;
-    return n;
+  census(): Census {
+    return { dirs: this.dirs.size - 1, fileSizes: [...this.files.values()].map((d) => d.length) };
   }
 }
 
@@ -236,17 +277,20 @@ class DiskBackend implements Backend {
     }
     return out;
   }
-  used(): number {
-    let total = 0;
+  census(): Census {
+    const out: Census = { dirs: 0, fileSizes: [] };
+    // the same entries list() shows: a temp file or a host-made name is no module entry
     const walk = (dir: string): void => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         if (!SEGMENT.test(e.name)) continue;
-        if (e.isDirectory()) walk(join(dir, e.name));
-        else if (e.isFile()) total += lstatSync(join(dir, e.name)).size;
+        if (e.isDirectory()) {
+          out.dirs++;
+          walk(join(dir, e.name));
+        } else if (e.isFile()) out.fileSizes.push(lstatSync(join(dir, e.name)).size);
       }
     };
     walk(this.root);
-    return total;
+    return out;
   }
 
   /** Temp files left by a killed writer (this process's own, or a dead process's). */
@@ -273,19 +317,38 @@ function processAlive(pid: number): boolean {
 export class FlashImage {
   readonly capacity: number;
   readonly nameMax: number;
+  readonly blockSize: number;
+  /** Blocks the file system can allocate: the whole blocks of `capacity`. */
+  readonly totalBlocks: number;
   /** Host directory of the image; undefined for the in-memory image. */
   readonly root: string | undefined;
   private readonly backend: Backend;
+  /**
+   * Blocks held by entries, kept in step with every change instead of recounted: a recount
+   * walks the whole tree, and a host filling the image would pay it once per command.
+   */
+  private usedBlocks: number;
 
   private constructor(backend: Backend, root: string | undefined, opts: FlashOptions) {
+    const blockSize = opts.blockSize ?? FLASH_BLOCK_SIZE;
     this.backend = backend;
     this.root = root;
     this.capacity = opts.capacity;
     this.nameMax = opts.nameMax;
+    this.blockSize = blockSize;
+    this.totalBlocks = Math.floor(opts.capacity / blockSize);
+    // an image written before entries were charged (or by a host user) may hold more than fits:
+    // it then reports no space until enough is deleted, and nothing new is allocated
+    const { dirs, fileSizes } = backend.census();
+    this.usedBlocks = dirs * DIR_BLOCKS + fileSizes.reduce((n, size) => n + fileBlocks(size, blockSize), 0);
   }
 
   /** The image in directory `root` (created if needed), or in memory when `root` is undefined. */
   static open(root: string | undefined, opts: FlashOptions): FlashImage {
+    // before the disk backend creates the root: a bad profile must not leave a directory behind
+    const blockSize = opts.blockSize ?? FLASH_BLOCK_SIZE;
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new RangeError(`block size ${blockSize} is not a positive integer`);
+    if (!Number.isSafeInteger(opts.capacity) || opts.capacity < 0) throw new RangeError(`capacity ${opts.capacity} is not a byte count`);
     if (root === undefined) return new FlashImage(new MemoryBackend(), undefined, opts);
     const disk = new DiskBackend(root);
     return new FlashImage(disk, disk.root, opts);
@@ -317,35 +380,57 @@ export class FlashImage {
     if (k === 'dir') throw new FlashError('is-dir', `/${segs.join('/')} is a directory`);
   }
 
+  /** Throws `no-space` unless `blocks` more (negative: fewer) fit; the one test for every allocation. */
+  private requireBlocks(blocks: number, what: string): void {
+    const after = this.usedBlocks + blocks;
+    if (blocks > 0 && after > this.totalBlocks) {
+      throw new FlashError('no-space', `${what} needs ${after} of ${this.totalBlocks} blocks of ${this.blockSize} bytes`);
+    }
+  }
+
+  private charge(blocks: number): void {
+    // a host user may have shrunk or removed entries behind the image's back; never below empty
+    this.usedBlocks = Math.max(0, this.usedBlocks + blocks);
+  }
+
   exists(name: string): Kind | undefined {
     return this.backend.kind(this.path(name).segments);
   }
 
-  /** Create an empty file; an existing file keeps its content. */
+  /** Create an empty file; an existing file keeps its content (and costs nothing more). */
   create(name: string): void {
     const segs = this.filePath(name);
     const k = this.backend.kind(segs);
     if (k === 'file') return;
     if (k === 'dir') throw new FlashError('is-dir', `/${segs.join('/')} is a directory`);
     this.requireParentDir(segs);
+    this.requireBlocks(FILE_HEADER_BLOCKS, `/${segs.join('/')}`);
     this.backend.write(segs, new Uint8Array(0));
+    this.charge(FILE_HEADER_BLOCKS);
+  }
+
+  /** Blocks the content of an existing file changes by when `length` bytes are written. */
+  private writeDelta(segs: readonly string[], length: number, mode: WriteMode): number {
+    const old = this.backend.size(segs);
+    const after = mode === 'replace' ? length : old + length;
+    return contentBlocks(after, this.blockSize) - contentBlocks(old, this.blockSize);
   }
 
   /** Throws what `write` would throw for `length` bytes, without writing. */
   checkWrite(name: string, length: number, mode: WriteMode): void {
     const segs = this.filePath(name);
     this.requireFile(segs);
-    const old = this.backend.size(segs);
-    const after = this.backend.used() - (mode === 'replace' ? old : 0) + length;
-    if (after > this.capacity) throw new FlashError('no-space', `needs ${after} of ${this.capacity} bytes`);
+    this.requireBlocks(this.writeDelta(segs, length, mode), `/${segs.join('/')}`);
   }
 
   /** Replace the content, or append to it; the file must exist. All or nothing. */
   write(name: string, data: Uint8Array, mode: WriteMode): void {
     this.checkWrite(name, data.length, mode);
     const segs = this.filePath(name);
+    const delta = this.writeDelta(segs, data.length, mode);
     if (mode === 'replace') this.backend.write(segs, data);
     else this.backend.write(segs, Buffer.concat([this.backend.read(segs), data]));
+    this.charge(delta);
   }
 
   /** Up to `length` bytes from `offset` (the whole file by default). */
@@ -362,20 +447,25 @@ export class FlashImage {
     return this.backend.size(segs);
   }
 
+  /** Delete a file; its header and content blocks are free again. */
   delete(name: string): void {
     const segs = this.filePath(name);
     this.requireFile(segs);
+    const blocks = fileBlocks(this.backend.size(segs), this.blockSize);
     this.backend.unlink(segs);
+    this.charge(-blocks);
   }
 
   mkdir(name: string): void {
     const segs = this.filePath(name);
     if (this.backend.kind(segs) !== undefined) throw new FlashError('exists', `/${segs.join('/')} exists`);
     this.requireParentDir(segs);
+    this.requireBlocks(DIR_BLOCKS, `/${segs.join('/')}`);
     this.backend.mkdir(segs);
+    this.charge(DIR_BLOCKS);
   }
 
-  /** Remove an empty directory. */
+  /** Remove an empty directory; its block is free again. */
   rmdir(name: string): void {
     const segs = this.filePath(name);
     const k = this.backend.kind(segs);
@@ -383,6 +473,7 @@ export class FlashImage {
     if (k !== 'dir') throw new FlashError('not-dir', `/${segs.join('/')} is a file`);
     if (this.backend.list(segs).length > 0) throw new FlashError('not-empty', `/${segs.join('/')} is not empty`);
     this.backend.rmdir(segs);
+    this.charge(-DIR_BLOCKS);
   }
 
   /** Entries of a directory, sorted by name (byte order). */
@@ -394,11 +485,13 @@ export class FlashImage {
     return this.backend.list(segs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Bytes of flash the entries hold, in whole blocks (headers, directories and content). */
   used(): number {
-    return this.backend.used();
+    return this.usedBlocks * this.blockSize;
   }
 
+  /** Bytes of whole free blocks: what AT+FSMEM reports. */
   free(): number {
-    return Math.max(0, this.capacity - this.backend.used());
+    return Math.max(0, this.totalBlocks - this.usedBlocks) * this.blockSize;
   }
 }

@@ -66,7 +66,8 @@ describe('flash file system commands', () => {
     expect(await mm.host.command('AT+FSLS')).toBe('AT+FSLS\r\r\nca.crt\r\n\r\nOK\r\n');
     expect(await mm.host.command('AT+FSLS="/"')).toBe('AT+FSLS="/"\r\r\nca.crt\r\n\r\nOK\r\n');
     expect(await mm.host.command('AT+FSFLSIZE="ca.crt"')).toBe('AT+FSFLSIZE="ca.crt"\r\r\n+FSFLSIZE: 1282\r\n\r\nOK\r\n');
-    expect(await mm.host.command('AT+FSMEM')).toBe(`AT+FSMEM\r\r\n+FSMEM: ${262144 - 1282} bytes\r\n\r\nOK\r\n`);
+    // a header block and three 512-byte blocks of content
+    expect(await mm.host.command('AT+FSMEM')).toBe(`AT+FSMEM\r\r\n+FSMEM: ${262144 - 4 * 512} bytes\r\n\r\nOK\r\n`);
     expect(mm.host.pending).toBe('');
   });
 
@@ -204,16 +205,17 @@ describe('flash file system commands', () => {
     expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 4096 bytes\r\n\r\nOK\r\n');
     await mm.host.command('AT+FSCREATE=a');
     await mm.host.command('AT+FSCREATE=b');
-    expect(await fsWrite(mm, 'a', certLike(3000))).toBe('\r\n>\r\nOK\r\n');
-    expect(await fsWrite(mm, 'b', certLike(1097))).toBe('\r\n+CME ERROR: 767\r\n');
-    expect(await fsWrite(mm, 'a', certLike(1097), 1)).toBe('\r\n+CME ERROR: 767\r\n');
-    expect(await fsWrite(mm, 'b', certLike(1096))).toBe('\r\n>\r\nOK\r\n');
+    // 8 blocks of 512: a header each for a and b, then a's 5 content blocks leave one
+    expect(await fsWrite(mm, 'a', certLike(2560))).toBe('\r\n>\r\nOK\r\n');
+    expect(await fsWrite(mm, 'b', certLike(513))).toBe('\r\n+CME ERROR: 767\r\n');
+    expect(await fsWrite(mm, 'a', certLike(513), 1)).toBe('\r\n+CME ERROR: 767\r\n');
+    expect(await fsWrite(mm, 'b', certLike(512))).toBe('\r\n>\r\nOK\r\n');
     expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 0 bytes\r\n\r\nOK\r\n');
     // replacing counts the old content as freed
     expect(await fsWrite(mm, 'a', certLike(2000))).toBe('\r\n>\r\nOK\r\n');
-    expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 1000 bytes\r\n\r\nOK\r\n');
+    expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 512 bytes\r\n\r\nOK\r\n');
     expect(await mm.host.command('AT+FSDEL=b')).toBe('\r\nOK\r\n');
-    expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 2096 bytes\r\n\r\nOK\r\n');
+    expect(await mm.host.command('AT+FSMEM')).toBe('\r\n+FSMEM: 1536 bytes\r\n\r\nOK\r\n');
   });
 
   it('makes, lists and removes directories', async () => {
@@ -251,7 +253,8 @@ describe('flash file system commands', () => {
     const again = await modem({ dataDir: dir });
     await again.host.command('ATE0');
     expect(await again.host.command('AT+FSREAD=keep.txt,0,100,0')).toBe('\r\npersisted\r\n\r\nOK\r\n');
-    expect(await again.host.command('AT+FSMEM')).toBe(`\r\n+FSMEM: ${262144 - 9} bytes\r\n\r\nOK\r\n`);
+    // a header block and one block of content
+    expect(await again.host.command('AT+FSMEM')).toBe(`\r\n+FSMEM: ${262144 - 2 * 512} bytes\r\n\r\nOK\r\n`);
   });
 
   it('keeps the in-memory image across AT+RESET when there is no data directory', async () => {
