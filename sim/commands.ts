@@ -4,11 +4,10 @@
  * these; the docs generator prints them.
  */
 import type { Final } from '../protocol/format.js';
-import type { ParamSpec, ParamValue } from '../protocol/params.js';
+import type { ParamSpec, ParamValues } from '../protocol/params.js';
 import type { RawParam } from '../protocol/parse.js';
 import type { Ns } from './kernel.js';
-
-export type CommandGroup = 'system' | 'network' | 'pdp' | 'mqtt' | 'ssl' | 'fs';
+import type { LatencyKey } from './profile.js';
 
 export interface RawInput {
   /** Exact byte count; absent means "until Ctrl-Z" (or idle gap, handled by the command). */
@@ -49,44 +48,70 @@ export interface CommandContext {
   readonly done: boolean;
 }
 
-export type Handler = (ctx: CommandContext, values: ParamValue[]) => void;
+export type Handler = (ctx: CommandContext) => void;
 
-export interface CommandSpec {
+/**
+ * A command's declaration. `P` is its parameter schema; declared through `command()` the set
+ * handler receives the values as the schema's typed tuple. A set form without a schema gets the
+ * raw argument text as its one value.
+ */
+export interface CommandSpec<P extends readonly ParamSpec[] | undefined = readonly ParamSpec[]> {
   /** `+CGREG`, `E`, `&W`, `S3`: as the parser names it. */
   name: string;
-  group: CommandGroup;
   summary: string;
   /** Source of the behaviour, e.g. `M p.130`, `seed`, `decisions §9`. */
   source?: string;
   /** Parameters of the set form. */
-  params?: readonly ParamSpec[];
+  params?: P;
   /** Key into profile.latency applied before the handler runs (default `simple`). */
-  latency?: string;
+  latency?: LatencyKey;
   /** Refused with +CME ERROR: 797 while AT+CFUN is 0 or 4. */
   needsRadio?: boolean;
   /** A set form whose parameters do not match answers this code (default 765). */
   badParamCode?: number;
   test?: Handler | readonly string[];
   read?: Handler;
-  set?: Handler;
+  /** Method syntax on purpose: a typed declaration is still a `CommandSpec` of the table. */
+  set?(ctx: CommandContext, values: SetValues<P>): void;
   exec?: Handler;
 }
 
-export class CommandTable {
-  private readonly byName = new Map<string, CommandSpec>();
+/** With a schema, its typed tuple; without one, `[args]`: the raw text after `=`. */
+export type SetValues<P extends readonly ParamSpec[] | undefined> = P extends readonly ParamSpec[] ? ParamValues<P> : readonly [string];
 
-  add(specs: readonly CommandSpec[]): void {
-    for (const s of specs) {
-      if (this.byName.has(s.name)) throw new Error(`command ${s.name} declared twice`);
-      this.byName.set(s.name, s);
+/**
+ * Declare a command with its parameter schema inferred, so the set handler's values are typed
+ * (`CommandSpec` with no type argument is the table's view, values untyped).
+ */
+export function command<const P extends readonly ParamSpec[] | undefined = undefined>(spec: CommandSpec<P>): CommandSpec<P> {
+  return spec;
+}
+
+/** A command as the table holds it, with the group that declared it. */
+export interface TableEntry {
+  readonly group: string;
+  readonly spec: CommandSpec;
+}
+
+export class CommandTable {
+  private readonly byName = new Map<string, TableEntry>();
+
+  add(group: string, specs: readonly CommandSpec[]): void {
+    for (const spec of specs) {
+      if (this.byName.has(spec.name)) throw new Error(`command ${spec.name} declared twice`);
+      this.byName.set(spec.name, { group, spec });
     }
   }
 
   get(name: string): CommandSpec | undefined {
-    return this.byName.get(name);
+    return this.byName.get(name)?.spec;
   }
 
   all(): CommandSpec[] {
+    return [...this.byName.values()].map((e) => e.spec);
+  }
+
+  entries(): TableEntry[] {
     return [...this.byName.values()];
   }
 }

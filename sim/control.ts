@@ -111,7 +111,7 @@ export async function startControl(
 function stateOf(modem: Modem): Record<string, unknown> {
   return {
     modelTimeNs: modem.kernel.now,
-    network: modem.network.snapshot(),
+    network: modem.snapshot(),
     mqtt: { status: modem.mqtt.link.status, phase: modem.mqtt.link.phase },
     baud: modem.uart.baud,
   };

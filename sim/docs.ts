@@ -5,28 +5,18 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CommandGroup, CommandSpec } from './commands.js';
-import type { IntSpec, ParamSpec } from '../protocol/params.js';
+import type { CommandSpec, TableEntry } from './commands.js';
+import { COMMAND_GROUPS } from './groups.js';
+import type { ParamSpec } from '../protocol/params.js';
+import type { CommandGroup } from './service.js';
 import { createModem } from './modem.js';
-
-/** Commands of the manual's chapters this simulator covers (at-commands.md). */
-export const MANUAL_COMMANDS: Readonly<Record<CommandGroup, readonly string[]>> = {
-  system: ['E', 'V', 'Q', 'I', 'Z', '&F', '&W', 'S3', 'S4', 'S5', '+CMEE', '+IPR', '+RESET', '+RSTSET', '+CGMI', '+CGMM', '+CGMR', '+CGSN', '+CIMI', '+ICCID', '+CSDT'],
-  network: ['+CFUN', '+CPIN', '+CSQ', '+CREG', '+CGREG', '+CEREG', '+COPS'],
-  pdp: ['+CGATT', '+CGDCONT', '+CGACT', '+CGPADDR', '+CIPSHUT', '+CIPSTATUS', '+CSTT', '+CIICR', '+CIFSR', '+CIPMUX'],
-  mqtt: ['+MCONFIG', '+MIPSTART', '+SSLMIPSTART', '+MCONNECT', '+MPUB', '+MPUBEX', '+MSUB', '+MUNSUB', '+MQTTMODE', '+MQTTMSGSET', '+MQTTMSGGET', '+MDISCONNECT', '+MIPCLOSE', '+MQTTSTATU'],
-  ssl: ['+SSLCFG'],
-  fs: ['+FSCREATE', '+FSWRITE', '+FSREAD', '+FSREADHEAD', '+FSDEL', '+FSLS', '+FSFLSIZE', '+FSMEM', '+FSDRIVE', '+FSMKDIR', '+FSRMDIR'],
-};
-
-const GROUP_ORDER: CommandGroup[] = ['system', 'network', 'pdp', 'mqtt', 'ssl', 'fs'];
 
 const atName = (s: CommandSpec): string => `AT${s.name}`;
 
 function paramText(p: ParamSpec): string {
   const inner =
     p.type === 'int'
-      ? `${p.name} ${(p as IntSpec).values ? `(${(p as IntSpec).values!.join(',')})` : `${p.min}..${p.max}`}`
+      ? `${p.name} ${p.values ? `(${p.values.join(',')})` : `${p.min}..${p.max}`}`
       : `${p.quotes === 'required' ? '"' + p.name + '"' : p.name}`;
   return p.optional ? `[${inner}]` : `<${inner}>`;
 }
@@ -42,10 +32,11 @@ function forms(s: CommandSpec): string {
 
 const esc = (t: string): string => t.replace(/\|/g, '\\|');
 
-export function renderCommandReference(specs: readonly CommandSpec[]): string {
+/** The reference, one table per group in registry order. */
+export function renderCommandReference(entries: readonly TableEntry[], groups: readonly CommandGroup[] = COMMAND_GROUPS): string {
   const out: string[] = [];
-  for (const g of GROUP_ORDER) {
-    const inGroup = specs.filter((s) => s.group === g);
+  for (const { name: g } of groups) {
+    const inGroup = entries.filter((e) => e.group === g).map((e) => e.spec);
     if (inGroup.length === 0) continue;
     out.push(`#### ${g}`, '', '| command | forms | what it does | source |', '|---|---|---|---|');
     for (const s of inGroup) {
@@ -59,13 +50,13 @@ export function renderCommandReference(specs: readonly CommandSpec[]): string {
   return out.join('\n');
 }
 
-export function renderCoverage(specs: readonly CommandSpec[]): string {
+/** How many of each group's manual commands the table answers. */
+export function renderCoverage(specs: readonly CommandSpec[], groups: readonly CommandGroup[] = COMMAND_GROUPS): string {
   const have = new Set(specs.map((s) => s.name));
   const lines: string[] = [];
   let done = 0;
   let total = 0;
-  for (const g of GROUP_ORDER) {
-    const names = MANUAL_COMMANDS[g];
+  for (const { name: g, manual: names } of groups) {
     const yes = names.filter((n) => have.has(n));
     const no = names.filter((n) => !have.has(n));
     done += yes.length;
@@ -84,12 +75,12 @@ export function replaceSection(doc: string, marker: string, body: string): strin
   return doc.slice(0, i + begin.length) + '\n' + body + doc.slice(j);
 }
 
-export async function renderReadme(readme: string): Promise<string> {
-  const m = createModem();
-  const specs = m.engine.table.all();
+export async function renderReadme(readme: string, groups: readonly CommandGroup[] = COMMAND_GROUPS): Promise<string> {
+  const m = createModem({ groups });
+  const table = m.engine.table;
   await m.close();
-  let doc = replaceSection(readme, 'commands', renderCommandReference(specs));
-  doc = replaceSection(doc, 'coverage', renderCoverage(specs));
+  let doc = replaceSection(readme, 'commands', renderCommandReference(table.entries(), groups));
+  doc = replaceSection(doc, 'coverage', renderCoverage(table.all(), groups));
   return doc;
 }
 

@@ -10,26 +10,42 @@ import { parseParams, ParamValue } from '../protocol/params.js';
 import { CmeCode } from '../protocol/errors.js';
 import { CommandContext, CommandSpec, CommandTable, Handler, RawInput } from './commands.js';
 import { Kernel, TimerHandle } from './kernel.js';
-import { Profile, Latency, latencyOf } from './profile.js';
+import { Profile, Latency, LatencyKey, latencyOf } from './profile.js';
+import type { HostOutput, LineControl, LineSettings } from './service.js';
 import { Trace } from './trace.js';
 import { Uart } from './uart.js';
 import type { Logger } from 'pino';
 
-export interface EngineSettings extends FormatSettings {
-  echo: boolean;
-  s5: number;
+export type EngineSettings = LineSettings & FormatSettings;
+
+/** What the engine asks of the module before it takes a byte or runs a command. */
+export interface EngineGate {
+  /** False while the module boots: bytes are dropped, as by a UART not yet up. */
+  readonly accepting: boolean;
+  /** For needsRadio commands: AT+CFUN is 1. */
+  readonly radioOn: boolean;
 }
+
+const OPEN_GATE: EngineGate = { accepting: true, radioOn: true };
 
 type QueuedLine = { kind: 'line'; text: string } | { kind: 'error' };
 
 const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
+/** A test form declared as its lines: print them, then OK. */
+const testLines =
+  (lines: readonly string[]): Handler =>
+  (ctx) => {
+    for (const line of lines) ctx.info(line);
+    ctx.ok();
+  };
+
 /** URCs kept while a command line runs; past this the oldest is dropped (and traced). */
 const MAX_HELD_URCS = 256;
 
-export class AtEngine {
+export class AtEngine implements HostOutput, LineControl {
   readonly table = new CommandTable();
-  readonly settings: EngineSettings;
+  private readonly current: EngineSettings;
   private readonly assembler: LineAssembler;
   private readonly queue: QueuedLine[] = [];
   private busy = false;
@@ -37,10 +53,8 @@ export class AtEngine {
   private generation = 0;
   private heldUrcs: Uint8Array[] = [];
   private rawReq: { req: RawInput; ctx: CommandContext; timers: TimerHandle[] } | undefined;
-  /** False while the module is booting: bytes are dropped, as by a UART not yet up. */
-  accepting = true;
-  /** Radio state probe for needsRadio commands (the network service sets it). */
-  radioOn: () => boolean = () => true;
+  /** Set once the groups are built (the modem wires it from their ports). */
+  gate: EngineGate = OPEN_GATE;
   /** URCs dropped from a full held queue since creation. */
   urcsDropped = 0;
   private lineDone: Array<() => void> = [];
@@ -52,7 +66,7 @@ export class AtEngine {
     private readonly profile: Profile,
     private readonly log: Logger,
   ) {
-    this.settings = {
+    this.current = {
       echo: profile.defaults.echo,
       verbose: true,
       quiet: false,
@@ -61,18 +75,31 @@ export class AtEngine {
       s4: 10,
       s5: 8,
     };
-    this.assembler = new LineAssembler({ s3: 13, s5: 8, echo: this.settings.echo, maxLine: profile.limits.lineBuffer });
+    this.assembler = new LineAssembler({ s3: 13, s5: 8, echo: this.current.echo, maxLine: profile.limits.lineBuffer });
     uart.toModem = (b) => this.onByte(b);
   }
 
-  /** Apply settings changes (ATE, S3, S5) to the line assembler. */
-  syncLineSettings(): void {
-    const s = this.settings;
+  get settings(): Readonly<EngineSettings> {
+    return this.current;
+  }
+
+  update(patch: Partial<LineSettings>): void {
+    Object.assign(this.current, patch);
+    this.syncLineSettings();
+  }
+
+  restore(saved: Partial<LineSettings>): void {
+    this.restoreSettings(saved);
+  }
+
+  /** The line assembler follows the settings (ATE, S3, S5). */
+  private syncLineSettings(): void {
+    const s = this.current;
     this.assembler.settings = { s3: s.s3, s5: s.s5, echo: s.echo, maxLine: this.profile.limits.lineBuffer };
   }
 
   /** Reboot: forget the partial line, queued lines, the running command and held URCs. */
-  reset(settings: Partial<EngineSettings>): void {
+  reset(settings: Partial<LineSettings>): void {
     if (this.busy || this.queue.length > 0 || this.heldUrcs.length > 0) {
       // what dies with the reboot: the host sees RDY instead
       this.trace.record({
@@ -97,8 +124,8 @@ export class AtEngine {
    * ATZ, AT&F and reboot: the profile's defaults overlaid with `settings` (those saved with
    * AT&W). Unlike `reset`, the command line that asked for it runs on to its final result.
    */
-  restoreSettings(settings: Partial<EngineSettings>): void {
-    Object.assign(this.settings, {
+  restoreSettings(settings: Partial<LineSettings>): void {
+    Object.assign(this.current, {
       echo: this.profile.defaults.echo,
       verbose: true,
       quiet: false,
@@ -172,12 +199,12 @@ export class AtEngine {
     return l.base + this.kernel.prng.stream(`latency:${key}`).int(0, l.jitter);
   }
 
-  latency(key: string): number {
+  latency(key: LatencyKey): number {
     return this.drawLatency(latencyOf(this.profile, key), key);
   }
 
   private onByte(b: number): void {
-    if (!this.accepting) return;
+    if (!this.gate.accepting) return;
     const events = this.assembler.push(b);
     for (const e of events) this.onLineEvent(e);
   }
@@ -255,18 +282,11 @@ export class AtEngine {
   private execute(cmd: ParsedCommand, spec: CommandSpec | undefined, gen: number, done: (f: Final) => void): void {
     if (!spec) return done(ERROR);
     let handler: Handler | undefined;
-    let values: ParamValue[] = [];
     let raw: RawParam[] = [];
     switch (cmd.form) {
       case 'test': {
         const t = spec.test;
-        if (Array.isArray(t)) {
-          const lines = t as readonly string[];
-          handler = (ctx) => {
-            for (const line of lines) ctx.info(line);
-            ctx.ok();
-          };
-        } else handler = t as Handler | undefined;
+        handler = typeof t === 'function' ? t : t && testLines(t);
         break;
       }
       case 'read':
@@ -276,8 +296,10 @@ export class AtEngine {
         handler = spec.exec;
         break;
       case 'set': {
-        handler = spec.set;
-        if (handler && spec.params) {
+        const set = spec.set;
+        if (!set) break;
+        let values: ParamValue[] = [cmd.args];
+        if (spec.params) {
           const r = parseParams(spec.params, cmd.args);
           if (!r.ok) {
             this.log.debug({ cmd: cmd.source, reason: r.reason }, 'bad parameters');
@@ -285,17 +307,16 @@ export class AtEngine {
           }
           values = r.values;
           raw = r.raw;
-        } else if (handler) {
-          values = [cmd.args];
         }
+        handler = (ctx) => set.call(spec, ctx, values);
         break;
       }
     }
     if (!handler) return done(ERROR);
-    if (spec.needsRadio && cmd.form !== 'test' && !this.radioOn()) return done(cme(CmeCode.cfunOff));
+    if (spec.needsRadio && cmd.form !== 'test' && !this.gate.radioOn) return done(cme(CmeCode.cfunOff));
     const ctx = this.makeContext(cmd, raw, gen, done);
     try {
-      handler(ctx, values);
+      handler(ctx);
     } catch (err) {
       this.log.error({ err, cmd: cmd.source }, 'command handler threw');
       this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'handler-threw', detail: String(err) });

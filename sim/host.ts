@@ -4,9 +4,9 @@
  * letting the clock run (instantly in virtual time).
  */
 import { Duplex } from 'node:stream';
+import type { ClockDriver } from './clock.js';
 import { Ns, sec } from './kernel.js';
 import { FINAL_RESULT } from '../protocol/results.js';
-import type { Modem } from './modem.js';
 
 export interface Match {
   /** Everything received up to and including the match (consumed). */
@@ -43,12 +43,16 @@ export class HostPort {
   recording = true;
   private streams: Duplex[] = [];
 
-  constructor(private readonly modem: Modem) {}
+  constructor(
+    private readonly clock: ClockDriver,
+    /** Bytes into the module's UART (at the current model instant). */
+    private readonly receive: (bytes: Uint8Array) => void,
+  ) {}
 
   /** Bytes the host sends now (UART-paced towards the modem). */
   write(data: string | Uint8Array): void {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    this.modem.clock.inject('host-rx', () => this.modem.uart.receive(bytes));
+    this.clock.inject('host-rx', () => this.receive(bytes));
   }
 
   /** Called by the modem for every byte leaving the UART. */
@@ -90,13 +94,13 @@ export class HostPort {
     };
     let m = find();
     if (!m) {
-      await this.modem.clock.waitUntil(() => (m = find()) !== null, timeout);
+      await this.clock.waitUntil(() => (m = find()) !== null, timeout);
     }
     if (!m) throw new ExpectTimeout(String(pattern), this.buf);
     const found: RegExpExecArray = m;
     const end = found.index + found[0].length;
     const text = this.buf.slice(0, end);
-    const at = this.times[end - 1] ?? this.modem.kernel.now;
+    const at = this.times[end - 1] ?? this.clock.kernel.now;
     this.buf = this.buf.slice(end);
     this.times = this.times.slice(end);
     return { text, match: found[0], groups: found.slice(1).map((g) => g ?? ''), at };
@@ -113,7 +117,7 @@ export class HostPort {
 
   /** Let model time pass (instant in virtual time). */
   async advance(ns: Ns): Promise<void> {
-    await this.modem.clock.advance(ns);
+    await this.clock.advance(ns);
   }
 
   /** A byte stream view of this port, for code written against a serial port stream. */

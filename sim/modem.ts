@@ -6,18 +6,20 @@ import { mkdirSync } from 'node:fs';
 import { Kernel } from './kernel.js';
 import { ClockDriver, RealtimeClock, VirtualClock } from './clock.js';
 import { Uart } from './uart.js';
-import { AtEngine, EngineSettings } from './engine.js';
+import { AtEngine } from './engine.js';
 import { Trace } from './trace.js';
 import { Profile, DeepPartial } from './profile.js';
 import { resolveProfile } from './profiles/index.js';
 import { Logger, silentLogger } from './log.js';
-import { Service } from './service.js';
-import { SystemService } from './services/system.js';
-import { NetworkService } from './services/network.js';
-import { PdpService } from './services/pdp.js';
-import { MqttService, MqttServiceOptions } from './services/mqtt.js';
-import { FsService } from './services/fs.js';
-import { SslService } from './services/ssl.js';
+import type { CommandGroup, LineSettings, Service, ServiceEnv } from './service.js';
+import { Ports } from './ports.js';
+import { COMMAND_GROUPS } from './groups.js';
+import { SystemService, systemGroup } from './services/system.js';
+import { NetworkService, NetworkSnapshot, networkGroup } from './services/network.js';
+import { PdpService, pdpGroup } from './services/pdp.js';
+import { MqttService, MqttServiceOptions, mqttGroup } from './services/mqtt.js';
+import { FsService, fsGroup } from './services/fs.js';
+import { SslService, sslGroup } from './services/ssl.js';
 import { Nvram } from '../fs-model/nvram.js';
 import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
@@ -46,6 +48,8 @@ export interface ModemOptions {
   uartPacing?: boolean;
   /** Broker routing for MIPSTART/SSLMIPSTART. */
   mqtt?: MqttServiceOptions;
+  /** The command groups, in build order (default: COMMAND_GROUPS; add your own at the end). */
+  groups?: readonly CommandGroup[];
 }
 
 export class Modem {
@@ -58,13 +62,8 @@ export class Modem {
   readonly engine: AtEngine;
   readonly nvram: Nvram;
   readonly dataDir: string | undefined;
-  readonly system: SystemService;
-  readonly network: NetworkService;
-  readonly pdp: PdpService;
-  readonly mqtt: MqttService;
-  readonly fs: FsService;
-  readonly ssl: SslService;
   readonly services: Service[];
+  private readonly built = new Map<CommandGroup, Service>();
   /** In-process host side of the UART (tests, fixtures). */
   readonly host: HostPort;
   private links: Link[] = [];
@@ -104,23 +103,92 @@ export class Modem {
           this.log.error({ err, file: opts.vcdFile }, 'VCD file write failed; the waveform stops here, the modem runs on'),
         )
       : undefined;
-    this.engine = new AtEngine(this.kernel, this.uart, this.trace, this.profile, this.log);
-    this.host = new HostPort(this);
+    const engine = new AtEngine(this.kernel, this.uart, this.trace, this.profile, this.log);
+    this.engine = engine;
+    this.host = new HostPort(this.clock, (bytes) => this.uart.receive(bytes));
     this.uart.toHost = (bytes) => this.deliverToHost(bytes);
-    this.system = new SystemService(this);
-    this.network = new NetworkService(this);
-    this.pdp = new PdpService(this);
-    this.fs = new FsService(this);
-    this.ssl = new SslService(this);
-    this.mqtt = new MqttService(this, opts.mqtt);
-    this.services = [this.system, this.network, this.pdp, this.fs, this.ssl, this.mqtt];
-    for (const s of this.services) this.engine.table.add(s.commands);
+    const { kernel, clock } = this;
+    const env: ServiceEnv = {
+      kernel,
+      clock,
+      trace: this.trace,
+      log: this.log,
+      profile: this.profile,
+      latency: (key) => engine.latency(key),
+      draw: (l, stream) => engine.drawLatency(l, stream),
+      now: () => (clock instanceof RealtimeClock ? Math.max(kernel.now, clock.wallNow()) : kernel.now),
+      host: engine,
+      line: engine,
+      dataDir: opts.dataDir,
+    };
+    const ports = new Ports();
+    ports.provide('module', {
+      reboot: () => this.reboot(),
+      savedSettings: () => this.savedSettings(),
+      saveSettings: (s) => this.nvram.save({ ...s, baud: this.uart.baud }),
+      uart: this.uart,
+    });
+    ports.provide('bridge', opts.mqtt ?? {});
+    this.services = [];
+    for (const group of opts.groups ?? COMMAND_GROUPS) {
+      const service = group.create({ env, ports });
+      this.built.set(group, service);
+      this.services.push(service);
+      engine.table.add(group.name, service.commands);
+    }
+    const input = ports.has('inputGate') ? ports.need('inputGate', 'engine') : undefined;
+    const radio = ports.has('radio') ? ports.need('radio', 'engine') : undefined;
+    engine.gate = {
+      get accepting() {
+        return input?.accepting ?? true;
+      },
+      get radioOn() {
+        return radio === undefined || radio.cfun === 1;
+      },
+    };
     this.restoreSavedSettings();
     this.powerOn();
   }
 
+  /** The service a group built (throws when the modem was built without that group). */
+  service<S extends Service>(group: CommandGroup<S>): S {
+    const s = this.built.get(group);
+    if (s === undefined) throw new Error(`this modem has no ${group.name} group`);
+    // the map holds what this very group's create() returned
+    return s as S;
+  }
+
+  get system(): SystemService {
+    return this.service(systemGroup);
+  }
+
+  get network(): NetworkService {
+    return this.service(networkGroup);
+  }
+
+  get pdp(): PdpService {
+    return this.service(pdpGroup);
+  }
+
+  get fs(): FsService {
+    return this.service(fsGroup);
+  }
+
+  get ssl(): SslService {
+    return this.service(sslGroup);
+  }
+
+  get mqtt(): MqttService {
+    return this.service(mqttGroup);
+  }
+
+  /** Radio, registration, network side and packet domain, as the control endpoint shows them. */
+  snapshot(): NetworkSnapshot {
+    return { ...this.network.snapshot(), ...this.pdp.snapshot() };
+  }
+
   /** Settings saved with AT&W (ATZ, reboot). */
-  savedSettings(): Partial<EngineSettings> {
+  savedSettings(): Partial<LineSettings> {
     const saved = this.nvram.get();
     return {
       ...(saved.echo !== undefined && { echo: saved.echo }),

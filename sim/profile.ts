@@ -12,6 +12,47 @@ export interface Latency {
   jitter: Ns;
 }
 
+/**
+ * Every modelled step that has a latency of its own. A group that adds a step adds its key here
+ * and its value to each profile; a key missing from a profile, or an override naming a key not
+ * listed here, fails when the profile is resolved — never a silent fallback to `simple`.
+ */
+export const LATENCY_KEYS = [
+  'simple',
+  'reset',
+  'cfun.off',
+  'cfun.on',
+  'cgatt',
+  'cgact',
+  'cipshut',
+  'cops',
+  'cops.scan',
+  'fs.create',
+  'fs.write.prompt',
+  'fs.write.commit',
+  'fs.mkdir',
+  'fs.rmdir',
+  'fs.del',
+  'fs.read',
+  'fs.ls',
+  'fs.info',
+  'ssl.cfg',
+  'mqtt.connect.tcp',
+  'mqtt.connect.tls',
+  'mqtt.connect.fail',
+  'mqtt.connack',
+  'mqtt.suback',
+  'mqtt.puback',
+  'mqtt.pubrec',
+  'mqtt.pubcomp',
+  'mqtt.unsuback',
+  'mqtt.pubex.prompt',
+  'mqtt.deliver',
+  'mqtt.closed',
+] as const;
+
+export type LatencyKey = (typeof LATENCY_KEYS)[number];
+
 export interface BootUrc {
   text: string;
   /** Model time after power-on (or after the reset's OK) at which the line is printed. */
@@ -117,8 +158,8 @@ export interface Profile {
     /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (decisions §11). */
     mqttConnectFailState: string;
   };
-  /** Latency per command key (`simple`, `fs.mkdir`, `mqtt.connack` ...). */
-  latency: Record<string, Latency>;
+  /** Latency per modelled step (`simple`, `fs.mkdir`, `mqtt.connack` ...). */
+  latency: Record<LatencyKey, Latency>;
 }
 
 export type DeepPartial<T> = {
@@ -139,6 +180,23 @@ export function mergeProfile<T>(base: T, over: DeepPartial<T> | undefined): T {
   return out as T;
 }
 
-export function latencyOf(p: Profile, key: string): Latency {
-  return p.latency[key] ?? p.latency['simple'] ?? { base: 0, jitter: 0 };
+export function latencyOf(p: Profile, key: LatencyKey): Latency {
+  return p.latency[key];
+}
+
+const KNOWN_LATENCY: ReadonlySet<string> = new Set(LATENCY_KEYS);
+
+/** A resolved profile must have every latency key and no other (a typo in an override fails here). */
+export function checkLatencyTable(p: Profile): void {
+  const table: Readonly<Record<string, Latency | undefined>> = p.latency;
+  const unknown = Object.keys(table).filter((k) => !KNOWN_LATENCY.has(k));
+  if (unknown.length > 0) throw new Error(`profile ${p.name}: unknown latency key ${unknown.join(', ')} (known: ${LATENCY_KEYS.join(', ')})`);
+  const missing = LATENCY_KEYS.filter((k) => table[k] === undefined);
+  if (missing.length > 0) throw new Error(`profile ${p.name}: no latency for ${missing.join(', ')}`);
+  for (const k of LATENCY_KEYS) {
+    const l = table[k];
+    if (!l || !Number.isInteger(l.base) || !Number.isInteger(l.jitter) || l.base < 0 || l.jitter < 0) {
+      throw new Error(`profile ${p.name}: latency ${k} needs integer base and jitter >= 0 (ns)`);
+    }
+  }
 }

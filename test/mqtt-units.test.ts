@@ -7,7 +7,7 @@ import { Kernel, sec } from '../sim/kernel.js';
 import { KernelTimer } from '../sim/mqtt/kernel-timer.js';
 import { MessageCache } from '../sim/mqtt/message-cache.js';
 import { decodeAsciiMessage, decodeHexMessage, utf8FromWire, validPublishTopic, validTopicFilter, wireFromUtf8 } from '../sim/mqtt/payload.js';
-import { parseEndpoint, parseRouteSpec, RouteTable } from '../sim/mqtt/routes.js';
+import { parseEndpoint, parseRouteSpec, RouteTable } from '../sim/bridge/routes.js';
 import { externalBroker, mqttOptionsFromBroker, parseBrokerAuth } from '../sim/mqtt/options.js';
 
 describe('payload codecs (decisions §14)', () => {

@@ -183,7 +183,7 @@ describe('bad parameters', () => {
     for (const c of bad) expect(await modem.host.command(c)).toBe(`${c}\r\r\nERROR\r\n`);
     expect(await modem.host.command('AT+CMEE=2')).toBe('AT+CMEE=2\r\r\nOK\r\n');
     expect(await modem.host.command('AT+CGREG=9')).toBe('AT+CGREG=9\r\r\n+CME ERROR: Invalid input value\r\n');
-    expect(modem.network.snapshot().registration.urcModes['+CGREG']).toBe(0);
+    expect(modem.snapshot().registration.urcModes['+CGREG']).toBe(0);
   });
 });
 

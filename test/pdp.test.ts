@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Modem, ModemOptions } from '../sim/modem.js';
 import { ms, sec } from '../sim/kernel.js';
-import { latencyOf } from '../sim/profile.js';
+import { latencyOf, type LatencyKey } from '../sim/profile.js';
 import { profiles } from '../sim/profiles/index.js';
 import { FINAL_RESULT } from '../sim/host.js';
 import { dataReadyModem, timed, within } from './helpers.js';
@@ -49,7 +49,7 @@ describe('PDP deactivation by the network', () => {
     expect((await modem.host.expect('+PDP DEACT\r\n')).text).toBe('\r\n+PDP DEACT\r\n');
     expect(order).toEqual(['bearer-lost', '+PDP DEACT']);
     expect(modem.pdp.dataReady).toBe(false);
-    expect(modem.network.snapshot().tcpipState).toBe('PDP DEACT');
+    expect(modem.snapshot().tcpipState).toBe('PDP DEACT');
     expect(await modem.host.command('AT+CIPSTATUS')).toBe('AT+CIPSTATUS\r\r\nOK\r\n');
     expect((await modem.host.expect('\r\nSTATE: PDP DEACT\r\n')).text).toBe('\r\nSTATE: PDP DEACT\r\n');
     // Recovery without AT+CIPSHUT leaves the TCPIP state in PDP DEACT: MIPSTART must still fail.
@@ -229,7 +229,7 @@ describe('context commands', () => {
 
   it('snapshot reports registration, attach, contexts, cfun and signal', async () => {
     const modem = await booted();
-    const s = modem.network.snapshot();
+    const s = modem.snapshot();
     expect(s).toMatchObject({
       cfun: 1,
       sim: 'ready',
@@ -248,7 +248,7 @@ describe('context commands', () => {
 describe('profiles', () => {
   it('long commands stay within the manual maximum response times (CGATT/CGACT 108 s, CFUN 45 s, CIPSHUT 90 s)', () => {
     for (const p of Object.values(profiles)) {
-      const worst = (key: string) => latencyOf(p, 'simple').base + latencyOf(p, 'simple').jitter + latencyOf(p, key).base + latencyOf(p, key).jitter;
+      const worst = (key: LatencyKey) => latencyOf(p, 'simple').base + latencyOf(p, 'simple').jitter + latencyOf(p, key).base + latencyOf(p, key).jitter;
       const reg = p.network.register.base + p.network.register.jitter + p.network.defaultPdp.base + p.network.defaultPdp.jitter;
       expect(worst('cgatt') + p.network.procedureTimeout).toBeLessThan(sec(108));
       expect(worst('cgact') + p.network.procedureTimeout).toBeLessThan(sec(108));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ms, sec } from '../sim/kernel.js';
 import { TcpLink } from '../sim/links/tcp.js';
 import { createModem, type Modem } from '../sim/modem.js';
-import type { SslContext, TlsSetup } from '../sim/mqtt/ssl-context.js';
+import type { SslContext, TlsSetup } from '../sim/bridge/tls-context.js';
 import { cleanupsAfterEach, dataReadyModem } from './helpers.js';
 import { exact, nextUrc, sharedBroker } from './mqtt-helpers.js';
 import { TcpHost } from './serial-host.js';

@@ -308,9 +308,9 @@ describe('generated MQTT command lines against a live session', () => {
     const m = await modem();
     const f = await farSide();
     const names = m.engine.table
-      .all()
-      .filter((s) => s.group === 'mqtt')
-      .map((s) => s.name);
+      .entries()
+      .filter((e) => e.group === 'mqtt')
+      .map((e) => e.spec.name);
     const line = fc
       .record({
         name: fc.constantFrom(...names),

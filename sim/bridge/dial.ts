@@ -5,8 +5,8 @@
  */
 import { connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect, ConnectionOptions, TLSSocket } from 'node:tls';
-import type { TlsSetup } from '../mqtt/ssl-context.js';
-import type { DialTarget } from '../mqtt/routes.js';
+import type { TlsSetup } from './tls-context.js';
+import type { DialTarget } from './routes.js';
 
 export type BridgeSocket = Socket | TLSSocket;
 

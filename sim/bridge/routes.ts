@@ -6,6 +6,7 @@
  * per-name leaf certificate verifies.
  */
 import { isIP } from 'node:net';
+import type { SslContext } from './tls-context.js';
 
 /** The broker that serves every destination no route claims. */
 export interface BrokerEndpoint {
@@ -46,6 +47,18 @@ export interface DialTarget {
   /** CA to verify against; absent means no verification unless an SslContext says otherwise. */
   ca?: string;
   via: 'broker' | 'route' | 'pass-through';
+}
+
+/** Where the module's IP links go (decisions §12): MQTT today, TCP sockets on the same bridge later. */
+export interface BridgeOptions {
+  /** The broker serving every destination (default: none — MIPSTART then ends in CONNECT FAIL). */
+  broker?: BrokerEndpoint;
+  /** Rules tried first, in order. */
+  routes?: MqttRoute[];
+  /** Connect to whatever the host asked for (after routes). */
+  passThrough?: boolean;
+  /** TLS settings for SSLMIPSTART (default: SSL context 88 of AT+SSLCFG). */
+  sslContext?: SslContext;
 }
 
 export type RouteResult = { ok: true; target: DialTarget } | { ok: false; reason: string };

@@ -16,14 +16,15 @@ import { generate } from 'mqtt-packet';
 import type { ClockDriver } from '../clock.js';
 import type { IoHold, Kernel, Ns } from '../kernel.js';
 import type { Logger } from '../log.js';
+import type { LatencyKey } from '../profile.js';
 import { TimerSet } from '../service.js';
 import type { Trace } from '../trace.js';
 import { BridgeSocket, dial, Dialing, DialResult } from '../bridge/dial.js';
-import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from '../bridge/client.js';
+import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from './session-client.js';
 import { KernelTimer } from './kernel-timer.js';
 import { topicMatches } from './payload.js';
-import type { DialTarget, RouteResult } from './routes.js';
-import type { SslContext, TlsSetup } from './ssl-context.js';
+import type { DialTarget, RouteResult } from '../bridge/routes.js';
+import type { SslContext, TlsSetup } from '../bridge/tls-context.js';
 
 /**
  * offline (0) → opening (0, MIPSTART running) → open (2) → handshake (2, MCONNECT running)
@@ -37,7 +38,7 @@ export interface LinkEnv {
   clock: ClockDriver;
   trace: Trace;
   log: Logger;
-  latency(key: string): Ns;
+  latency(key: LatencyKey): Ns;
   /** Model time now, also when called outside a kernel event (real time: the wall). */
   now(): Ns;
   urc(text: string): void;

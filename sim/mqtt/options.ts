@@ -5,7 +5,7 @@
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../broker/index.js';
 import type { Logger } from '../log.js';
 import type { MqttServiceOptions } from '../services/mqtt.js';
-import { BrokerEndpoint, parseEndpoint, parseRouteSpec } from './routes.js';
+import { BrokerEndpoint, parseEndpoint, parseRouteSpec } from '../bridge/routes.js';
 
 /** Options for a modem served by the embedded broker: every destination goes to it, SNI = asked name. */
 export function mqttOptionsFromBroker(

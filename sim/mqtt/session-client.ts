@@ -5,8 +5,8 @@
  * timer on the kernel clock.
  */
 import { IClientOptions, MqttClient } from 'mqtt';
-import type { BridgeSocket } from './dial.js';
-import type { KernelTimer } from '../mqtt/kernel-timer.js';
+import type { BridgeSocket } from '../bridge/dial.js';
+import type { KernelTimer } from './kernel-timer.js';
 
 /** What AT+MCONFIG and AT+MCONNECT set. */
 export interface SessionConfig {

@@ -94,3 +94,23 @@ export class PdpContext {
     };
   }
 }
+
+/** Single-link TCPIP states (M p.156); this model moves between IP INITIAL and PDP DEACT. */
+export type TcpipState =
+  | 'IP INITIAL'
+  | 'IP START'
+  | 'IP CONFIG'
+  | 'IP GPRSACT'
+  | 'IP STATUS'
+  | 'TCP CONNECTING'
+  | 'CONNECT OK'
+  | 'TCP CLOSING'
+  | 'TCP CLOSED'
+  | 'PDP DEACT';
+
+export interface PdpSnapshot {
+  attached: boolean;
+  contexts: PdpContextSnapshot[];
+  tcpipState: TcpipState;
+  dataReady: boolean;
+}

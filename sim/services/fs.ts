@@ -4,12 +4,12 @@
  * honour (missing file or directory, no space, not empty) answers 767.
  */
 import { join } from 'node:path';
-import { CommandContext, CommandSpec, Handler } from '../commands.js';
+import { command, CommandContext, CommandSpec } from '../commands.js';
 import { sec } from '../kernel.js';
-import type { Modem } from '../modem.js';
-import { Service, TimerSet } from '../service.js';
+import type { FlashFiles } from '../ports.js';
+import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
 import { FlashError, FlashImage, WriteMode } from '../../fs-model/flash.js';
-import { intParam, stringParam, type ParamValue, type StringSpec } from '../../protocol/params.js';
+import { enumParam, intParam, stringParam, type StringSpec } from '../../protocol/params.js';
 import { CmeCode } from '../../protocol/errors.js';
 
 /**
@@ -18,7 +18,7 @@ import { CmeCode } from '../../protocol/errors.js';
  */
 const MAX_INPUT_TIME_S = 30 * 86_400;
 
-export class FsService implements Service {
+export class FsService implements Service, FlashFiles {
   readonly name = 'fs';
   readonly commands: readonly CommandSpec[];
   /** The image: survives reboot (RAM state here is only FSREADHEAD). */
@@ -27,14 +27,18 @@ export class FsService implements Service {
   /** AT+FSREADHEAD: FSREAD prints a `+FSREAD: <len>` line before the data. */
   private readHead = false;
 
-  constructor(readonly modem: Modem) {
-    const { limits } = modem.profile;
-    this.flash = FlashImage.open(modem.dataDir === undefined ? undefined : join(modem.dataDir, 'flash'), {
+  constructor(private readonly env: ServiceEnv) {
+    const { limits } = env.profile;
+    this.flash = FlashImage.open(env.dataDir === undefined ? undefined : join(env.dataDir, 'flash'), {
       capacity: limits.fsCapacity,
       nameMax: limits.fsNameMax,
     });
-    this.timers = new TimerSet(modem.kernel);
+    this.timers = new TimerSet(env.kernel);
     this.commands = this.declare();
+  }
+
+  read(name: string): Uint8Array {
+    return this.flash.read(name);
   }
 
   powerOn(): void {
@@ -49,66 +53,61 @@ export class FsService implements Service {
   /** Answer a failed flash operation: 765 for a bad name, 767 for everything else. */
   private fail(ctx: CommandContext, err: unknown): void {
     if (err instanceof FlashError) {
-      this.modem.log.debug({ cmd: ctx.name, code: err.code, reason: err.message }, 'flash refused');
+      this.env.log.debug({ cmd: ctx.name, code: err.code, reason: err.message }, 'flash refused');
       return ctx.cme(err.code === 'bad-name' ? CmeCode.invalidInput : CmeCode.operationFailed);
     }
     // a host I/O error (permissions, disk full): the module's "operation failed"
-    this.modem.log.warn({ cmd: ctx.name, err }, 'flash I/O error');
+    this.env.log.warn({ cmd: ctx.name, err }, 'flash I/O error');
     ctx.cme(CmeCode.operationFailed);
   }
 
-  /** A handler whose flash errors become the module's answer (765 / 767). */
-  private guarded(fn: Handler): Handler {
-    return (ctx, values) => {
-      try {
-        fn(ctx, values);
-      } catch (err) {
-        this.fail(ctx, err);
-      }
-    };
+  /** Run `fn`; a flash error it throws becomes the module's answer (765 / 767). */
+  private guard(ctx: CommandContext, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.fail(ctx, err);
+    }
   }
 
   private declare(): CommandSpec[] {
-    const m = this.modem;
-    const { limits } = m.profile;
+    const { env } = this;
+    const { limits } = env.profile;
     const flash = this.flash;
-    const fileName = (): StringSpec => stringParam('filename', limits.fsNameMax, { minLength: 1 });
-    const nl = (): string => String.fromCharCode(m.engine.settings.s3, m.engine.settings.s4);
-    const str = (v: ParamValue): string => String(v);
+    const fileName = (): StringSpec<false> => stringParam('filename', limits.fsNameMax, { minLength: 1 });
+    const nl = (): string => String.fromCharCode(env.line.settings.s3, env.line.settings.s4);
     return [
-      {
+      command({
         name: '+FSCREATE',
-        group: 'fs',
         summary: 'Create an empty file (an existing file keeps its content)',
         source: 'M p.141; decisions §20',
         params: [fileName()],
         latency: 'fs.create',
         test: [],
-        set: this.guarded((ctx, [name]) => {
-          flash.create(str(name));
+        set: (ctx, [name]) => this.guard(ctx, () => {
+          flash.create(name);
           ctx.ok();
         }),
-      },
-      {
+      }),
+      command({
         name: '+FSWRITE',
-        group: 'fs',
         summary: 'Write raw bytes after `>`: mode 0 replaces the content, 1 appends; TimeOut writes nothing',
         source: 'M p.142; decisions §21',
-        params: [fileName(), intParam('mode', 0, 1), intParam('filesize', 1, limits.fsWriteMax), intParam('inputtime', 1, 4294967295)],
+        params: [fileName(), enumParam('mode', [0, 1]), intParam('filesize', 1, limits.fsWriteMax), intParam('inputtime', 1, 4294967295)],
         test: [],
-        set: this.guarded((ctx, [name, mode, size, inputTime]) => {
-          const file = str(name);
+        set: (ctx, [name, mode, size, inputTime]) => this.guard(ctx, () => {
+          const file = name;
           const wmode: WriteMode = mode === 1 ? 'append' : 'replace';
-          const length = Number(size);
+          const length = size;
           // refuse before the prompt, so the host does not send bytes for nothing
           flash.checkWrite(file, length, wmode);
           ctx.rawInput({
             length,
-            promptDelay: m.engine.latency('fs.write.prompt'),
-            timeout: sec(Math.min(Number(inputTime), MAX_INPUT_TIME_S)),
+            promptDelay: env.latency('fs.write.prompt'),
+            timeout: sec(Math.min(inputTime, MAX_INPUT_TIME_S)),
             onData: (c, data) => {
               this.timers.after(
-                m.engine.latency('fs.write.commit'),
+                env.latency('fs.write.commit'),
                 () => {
                   try {
                     flash.write(file, data, wmode);
@@ -121,30 +120,29 @@ export class FsService implements Service {
               );
             },
             onTimeout: (c, partial) => {
-              m.log.debug({ file, expected: length, got: partial.length }, 'FSWRITE input timed out');
+              env.log.debug({ file, expected: length, got: partial.length }, 'FSWRITE input timed out');
               c.final({ kind: 'text', text: 'TimeOut' });
             },
           });
         }),
-      },
-      {
+      }),
+      command({
         name: '+FSREAD',
-        group: 'fs',
         summary: 'Read up to <filesize> bytes: mode 0 from the start, 1 from <position>',
         source: 'M p.146',
-        params: [fileName(), intParam('mode', 0, 1), intParam('filesize', 1, limits.fsWriteMax), intParam('position', 0, 4294967295, true)],
+        params: [fileName(), enumParam('mode', [0, 1]), intParam('filesize', 1, limits.fsWriteMax), intParam('position', 0, 4294967295, true)],
         latency: 'fs.read',
         test: [],
-        set: this.guarded((ctx, [name, mode, size, position]) => {
-          const file = str(name);
+        set: (ctx, [name, mode, size, position]) => this.guard(ctx, () => {
+          const file = name;
           let offset = 0;
           if (mode === 1) {
             if (position === undefined) return ctx.cme(CmeCode.invalidInput);
-            offset = Number(position);
+            offset = position;
             // the manual: the position must be inside the file
             if (offset >= flash.size(file)) return ctx.cme(CmeCode.operationFailed);
           }
-          const data = flash.read(file, offset, Number(size));
+          const data = flash.read(file, offset, size);
           const end = nl();
           if (this.readHead) {
             ctx.info(`+FSREAD: ${data.length}`);
@@ -154,13 +152,12 @@ export class FsService implements Service {
           }
           ctx.ok();
         }),
-      },
-      {
+      }),
+      command({
         name: '+FSREADHEAD',
-        group: 'fs',
         summary: 'FSREAD output with (1) or without (0) a `+FSREAD: <len>` line before the data',
         source: 'M (FSREADHEAD, EC618 ≥ V1118)',
-        params: [intParam('mode', 0, 1)],
+        params: [enumParam('mode', [0, 1])],
         test: [],
         read: (ctx) => {
           ctx.info(`+FSREADHEAD: ${this.readHead ? 1 : 0}`);
@@ -170,59 +167,54 @@ export class FsService implements Service {
           this.readHead = mode === 1;
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+FSDEL',
-        group: 'fs',
         summary: 'Delete a file',
         source: 'M p.143',
         params: [fileName()],
         latency: 'fs.del',
         test: [],
-        set: this.guarded((ctx, [name]) => {
-          flash.delete(str(name));
+        set: (ctx, [name]) => this.guard(ctx, () => {
+          flash.delete(name);
           ctx.ok();
         }),
-      },
-      {
+      }),
+      command({
         name: '+FSLS',
-        group: 'fs',
         summary: 'List a directory (exec: the root): one name per line, directories end with `\\`',
         source: 'M p.146; G-FS',
         params: [fileName()],
         latency: 'fs.ls',
         test: [],
-        exec: this.guarded((ctx) => this.list(ctx, '/')),
-        set: this.guarded((ctx, [name]) => this.list(ctx, str(name))),
-      },
-      {
+        exec: (ctx) => this.guard(ctx, () => this.list(ctx, '/')),
+        set: (ctx, [name]) => this.guard(ctx, () => this.list(ctx, name)),
+      }),
+      command({
         name: '+FSFLSIZE',
-        group: 'fs',
         summary: 'Size of a file in bytes',
         source: 'M p.144',
         params: [fileName()],
         latency: 'fs.info',
         test: [],
-        set: this.guarded((ctx, [name]) => {
-          ctx.info(`+FSFLSIZE: ${flash.size(str(name))}`);
+        set: (ctx, [name]) => this.guard(ctx, () => {
+          ctx.info(`+FSFLSIZE: ${flash.size(name)}`);
           ctx.ok();
         }),
-      },
+      }),
       {
         name: '+FSMEM',
-        group: 'fs',
-        summary: 'Free bytes of the file system (profile fsCapacity minus file bytes)',
+        summary: 'Free bytes of the file system: fsCapacity minus whole 512-byte blocks (a header per file, its content, one per directory)',
         source: 'M p.145; G-FS',
         latency: 'fs.info',
         test: [],
-        exec: this.guarded((ctx) => {
+        exec: (ctx) => this.guard(ctx, () => {
           ctx.info(`+FSMEM: ${flash.free()} bytes`);
           ctx.ok();
         }),
       },
-      {
+      command({
         name: '+FSDRIVE',
-        group: 'fs',
         summary: 'Drive letter of the local flash (only <n>=0, drive C)',
         source: 'M p.145',
         params: [intParam('n', 0, 0)],
@@ -231,33 +223,31 @@ export class FsService implements Service {
           ctx.info('+FSDRIVE:C');
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+FSMKDIR',
-        group: 'fs',
         summary: 'Create a directory (its parent must exist)',
         source: 'M p.144; G-FS',
         params: [fileName()],
         latency: 'fs.mkdir',
         test: [],
-        set: this.guarded((ctx, [name]) => {
-          flash.mkdir(str(name));
+        set: (ctx, [name]) => this.guard(ctx, () => {
+          flash.mkdir(name);
           ctx.ok();
         }),
-      },
-      {
+      }),
+      command({
         name: '+FSRMDIR',
-        group: 'fs',
         summary: 'Remove an empty directory',
         source: 'M p.144',
         params: [fileName()],
         latency: 'fs.rmdir',
         test: [],
-        set: this.guarded((ctx, [name]) => {
-          flash.rmdir(str(name));
+        set: (ctx, [name]) => this.guard(ctx, () => {
+          flash.rmdir(name);
           ctx.ok();
         }),
-      },
+      }),
     ];
   }
 
@@ -266,3 +256,13 @@ export class FsService implements Service {
     ctx.ok();
   }
 }
+
+export const fsGroup: CommandGroup<FsService> = {
+  name: 'fs',
+  manual: ['+FSCREATE', '+FSWRITE', '+FSREAD', '+FSREADHEAD', '+FSDEL', '+FSLS', '+FSFLSIZE', '+FSMEM', '+FSDRIVE', '+FSMKDIR', '+FSRMDIR'],
+  create: ({ env, ports }) => {
+    const s = new FsService(env);
+    ports.provide('flash', s);
+    return s;
+  },
+};

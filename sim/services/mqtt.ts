@@ -4,33 +4,23 @@
  * comes later as URCs (CONNECT OK, CONNACK OK, SUBACK, PUBACK, +MSUB, CLOSED …).
  */
 import { CmeCode } from '../../protocol/errors.js';
-import { intParam, stringParam } from '../../protocol/params.js';
-import type { SessionConfig } from '../bridge/client.js';
-import { RealtimeClock } from '../clock.js';
-import { CommandContext, CommandSpec, RawInput } from '../commands.js';
+import { enumParam, intParam, stringParam } from '../../protocol/params.js';
+import type { SessionConfig } from '../mqtt/session-client.js';
+import { command, CommandContext, CommandSpec, RawInput } from '../commands.js';
 import { sec } from '../kernel.js';
 import { LinkEnv, MqttLink, QoS } from '../mqtt/link.js';
 import { MessageCache } from '../mqtt/message-cache.js';
 import { decodeAsciiMessage, decodeMessage, utf8FromWire, validPublishTopic, validTopicFilter, wireFromUtf8 } from '../mqtt/payload.js';
-import { BrokerEndpoint, MqttRoute, RouteTable } from '../mqtt/routes.js';
-import { ModuleSslContext, SslContext } from '../mqtt/ssl-context.js';
-import type { Modem } from '../modem.js';
-import { Service, TimerSet } from '../service.js';
+import { BridgeOptions, RouteTable } from '../bridge/routes.js';
+import { ModuleSslContext, SslContext } from '../bridge/tls-context.js';
+import type { Bearer, TlsProvider } from '../ports.js';
+import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
 
-export type { BrokerEndpoint, MqttRoute } from '../mqtt/routes.js';
-export type { SslContext } from '../mqtt/ssl-context.js';
+export type { BrokerEndpoint, MqttRoute } from '../bridge/routes.js';
+export type { SslContext } from '../bridge/tls-context.js';
 
 /** Where the modem's MQTT links go (decisions §12). */
-export interface MqttServiceOptions {
-  /** The broker serving every destination (default: none — MIPSTART then ends in CONNECT FAIL). */
-  broker?: BrokerEndpoint;
-  /** Rules tried first, in order. */
-  routes?: MqttRoute[];
-  /** Connect to whatever the host asked for (after routes). */
-  passThrough?: boolean;
-  /** TLS settings for SSLMIPSTART (default: SSL context 88 of AT+SSLCFG). */
-  sslContext?: SslContext;
-}
+export type MqttServiceOptions = BridgeOptions;
 
 /** AT+MCONFIG's settings (RAM). */
 interface ClientSettings {
@@ -39,6 +29,8 @@ interface ClientSettings {
   password: Buffer;
   will: SessionConfig['will'];
 }
+
+const QOS: readonly QoS[] = [0, 1, 2];
 
 /** MPUBEX without <len>: input ends after this long with no new byte [M p.241]. */
 const MPUBEX_IDLE_GAP = sec(5);
@@ -58,37 +50,49 @@ export class MqttService implements Service {
   /** AT+MQTTMSGSET: 0 direct URC, 1 cache. */
   msgSet: 0 | 1 = 0;
 
+  /** The client id of the session MCONNECT last started (until a reboot), for faults aimed at it. */
+  private connectedAs: string | undefined;
+
   constructor(
-    readonly modem: Modem,
+    private readonly env: ServiceEnv,
+    private readonly bearer: Bearer,
+    tls: TlsProvider,
     readonly options: MqttServiceOptions = {},
   ) {
-    this.timers = new TimerSet(modem.kernel);
+    this.timers = new TimerSet(env.kernel);
     this.routes = new RouteTable(options.broker, options.routes ?? [], options.passThrough ?? false);
-    this.sslContext = options.sslContext ?? new ModuleSslContext((id, name) => modem.ssl.tlsOptionsFor(id, name));
-    this.cache = new MessageCache(modem.profile.limits.cacheSlots);
+    this.sslContext = options.sslContext ?? new ModuleSslContext((id, name) => tls.tlsOptionsFor(id, name));
+    this.cache = new MessageCache(env.profile.limits.cacheSlots);
     this.settings = this.defaultSettings();
-    const env: LinkEnv = {
-      kernel: modem.kernel,
-      clock: modem.clock,
-      trace: modem.trace,
-      log: modem.log.child({ component: 'mqtt' }),
-      latency: (key) => modem.engine.latency(key),
-      now: () => (modem.clock instanceof RealtimeClock ? Math.max(modem.kernel.now, modem.clock.wallNow()) : modem.kernel.now),
-      urc: (text) => modem.engine.urc(text),
+    const { host } = env;
+    const linkEnv: LinkEnv = {
+      kernel: env.kernel,
+      clock: env.clock,
+      trace: env.trace,
+      log: env.log.child({ component: 'mqtt' }),
+      latency: (key) => env.latency(key),
+      now: () => env.now(),
+      urc: (text) => host.urc(text),
       deliver: (topic, payload) => this.deliver(topic, payload),
-      outputBacklog: () => modem.engine.outputBacklog,
-      heldUrcs: () => modem.engine.heldUrcCount,
+      outputBacklog: () => host.outputBacklog,
+      heldUrcs: () => host.heldUrcCount,
       sslContext: () => this.sslContext,
-      connectFailState: modem.profile.spellings.mqttConnectFailState,
+      connectFailState: env.profile.spellings.mqttConnectFailState,
     };
-    this.link = new MqttLink(env);
-    modem.pdp.onBearerLost(() => this.link.drop('pdp-lost'));
+    this.link = new MqttLink(linkEnv);
+    bearer.onBearerLost(() => this.link.drop('pdp-lost'));
     // AT+CIPSHUT closes every IP connection of the module, the MQTT link included
-    modem.pdp.onShut(() => this.link.drop('cipshut'));
+    bearer.onShut(() => this.link.drop('cipshut'));
     this.commands = this.declare();
   }
 
+  /** The client id the broker knows this module by: the running session's, else AT+MCONFIG's. */
+  get clientId(): string {
+    return this.link.status === 0 ? this.settings.clientId : (this.connectedAs ?? this.settings.clientId);
+  }
+
   powerOn(): void {
+    this.connectedAs = undefined;
     this.settings = this.defaultSettings();
     this.mode = 0;
     this.msgSet = 0;
@@ -106,29 +110,29 @@ export class MqttService implements Service {
 
   private defaultSettings(): ClientSettings {
     // with no AT+MCONFIG the module connects anonymously; the IMEI keeps ids unique
-    return { clientId: this.modem.profile.identity.imei, username: '', password: Buffer.alloc(0), will: undefined };
+    return { clientId: this.env.profile.identity.imei, username: '', password: Buffer.alloc(0), will: undefined };
   }
 
   /** An inbound PUBLISH: printed raw (direct) or stored (cache), never dropped (decisions §16). */
   private deliver(topic: string, payload: Buffer): void {
-    const engine = this.modem.engine;
+    const { host } = this.env;
     if (this.msgSet === 0) {
-      engine.urcWithPayload(`+MSUB: "${wireFromUtf8(topic)}",${payload.length} byte,`, payload);
+      host.urcWithPayload(`+MSUB: "${wireFromUtf8(topic)}",${payload.length} byte,`, payload);
       return;
     }
     const r = this.cache.store(topic, payload);
     if (r.overwritten) {
-      this.modem.trace.record({
-        t: this.modem.kernel.now,
+      this.env.trace.record({
+        t: this.env.kernel.now,
         ev: 'fault',
         what: 'mqtt-cache-overwrite',
         detail: { slot: r.slot, lostTopic: r.overwritten.topic, lostBytes: r.overwritten.payload.length, overwrites: this.cache.overwrites },
       });
     }
-    engine.urc(`+MSUB: ${r.slot}`);
+    host.urc(`+MSUB: ${r.slot}`);
   }
 
-  private sessionConfig(clean: number, keepalive: number): SessionConfig {
+  private sessionConfig(clean: 0 | 1, keepalive: number): SessionConfig {
     const s = this.settings;
     const cfg: SessionConfig = { clientId: s.clientId, clean: clean === 1, keepalive };
     // MQTT 3.1.1 §3.1.2.9: no password without a user name
@@ -141,55 +145,56 @@ export class MqttService implements Service {
   }
 
   private mipstart(ctx: CommandContext, host: string, port: number, secure: boolean): void {
-    if (!this.modem.pdp.dataReady) return ctx.cme(CmeCode.operationFailed);
+    if (!this.bearer.dataReady) return ctx.cme(CmeCode.operationFailed);
     if (this.link.phase !== 'offline') {
       ctx.ok();
-      this.timers.after(this.modem.engine.latency('simple'), () => this.modem.engine.urc('ALREADY CONNECT'), 'mqtt-already');
+      this.timers.after(this.env.latency('simple'), () => this.env.host.urc('ALREADY CONNECT'), 'mqtt-already');
       return;
     }
     ctx.ok();
     this.link.open(this.routes.resolve(host, port, secure));
   }
 
-  private publish(ctx: CommandContext, topic: string, payload: Buffer, qos: number, retain: number): void {
-    if (payload.length > this.modem.profile.limits.mqttPayload) return ctx.cme(CmeCode.invalidInput);
-    const accepted = this.link.publish(topic, payload, qos as QoS, retain === 1, (ok) => (ok ? ctx.ok() : ctx.cme(CmeCode.operationFailed)));
+  private publish(ctx: CommandContext, topic: string, payload: Buffer, qos: QoS, retain: 0 | 1): void {
+    if (payload.length > this.env.profile.limits.mqttPayload) return ctx.cme(CmeCode.invalidInput);
+    const accepted = this.link.publish(topic, payload, qos, retain === 1, (ok) => (ok ? ctx.ok() : ctx.cme(CmeCode.operationFailed)));
     if (!accepted) ctx.cme(CmeCode.operationFailed);
   }
 
   private declare(): CommandSpec[] {
-    const lim = this.modem.profile.limits;
+    const { env } = this;
+    const lim = env.profile.limits;
     const field = lim.mqttClientField;
     const topicMax = lim.mqttTopic;
     const bad = (ctx: CommandContext): void => ctx.cme(CmeCode.invalidInput);
-    const topicOf = (v: unknown, filter: boolean): string | undefined => {
-      const t = utf8FromWire(String(v));
+    const topicOf = (v: string, filter: boolean): string | undefined => {
+      const t = utf8FromWire(v);
       if (t === undefined) return undefined;
       return (filter ? validTopicFilter(t) : validPublishTopic(t)) ? t : undefined;
     };
-    const mipstart = (name: '+MIPSTART' | '+SSLMIPSTART', secure: boolean): CommandSpec => ({
+    const mipstart = (name: '+MIPSTART' | '+SSLMIPSTART', secure: boolean): CommandSpec =>
+      command({
       name,
-      group: 'mqtt',
       summary: `Open the ${secure ? 'TLS (SSL context 88)' : 'TCP'} link: OK, then CONNECT OK | ALREADY CONNECT | STATE + CONNECT FAIL`,
       source: 'M p.239; decisions §11, §12',
       needsRadio: true,
       params: [stringParam('svraddr', 255), intParam('port', 1, 65535)],
       test: [`${name}:"(0,255).(0,255).(0,255).(0,255)",(1-65535)`, `${name}:"DOMAIN NAME",(1-65535)`],
-      set: (ctx, [host, port]) => this.mipstart(ctx, String(host), port as number, secure),
+      set: (ctx, [host, port]) => this.mipstart(ctx, host, port, secure),
     });
-    const pubexInput = (topic: string, qos: number, retain: number, len: number | undefined): RawInput => {
+    const pubexInput = (topic: string, qos: QoS, retain: 0 | 1, len: number | undefined): RawInput => {
       const send = (ctx: CommandContext, data: Uint8Array): void => {
         if (data.length === 0) return bad(ctx);
         this.publish(ctx, topic, Buffer.from(data), qos, retain);
       };
       const req: RawInput = {
         maxLength: lim.mqttPayload,
-        promptDelay: this.modem.engine.latency('mqtt.pubex.prompt'),
+        promptDelay: env.latency('mqtt.pubex.prompt'),
         idleGap: MPUBEX_IDLE_GAP,
         onData: (ctx, data, end) => {
           if (end === 'length' || end === 'ctrl-z') return send(ctx, data);
           if (end === 'cancel') {
-            this.modem.trace.record({ t: this.modem.kernel.now, ev: 'net', what: 'mqtt-pubex-cancelled', detail: data.length });
+            env.trace.record({ t: env.kernel.now, ev: 'net', what: 'mqtt-pubex-cancelled', detail: data.length });
             return ctx.ok();
           }
           bad(ctx);
@@ -197,7 +202,7 @@ export class MqttService implements Service {
         onTimeout: (ctx, partial) => {
           // without <len> the 5 s gap ends the input; with <len> a short payload is refused
           if (len === undefined) return send(ctx, partial);
-          this.modem.trace.record({ t: this.modem.kernel.now, ev: 'fault', what: 'mqtt-pubex-short', detail: { expected: len, got: partial.length } });
+          env.trace.record({ t: env.kernel.now, ev: 'fault', what: 'mqtt-pubex-short', detail: { expected: len, got: partial.length } });
           bad(ctx);
         },
       };
@@ -205,17 +210,16 @@ export class MqttService implements Service {
       return req;
     };
     return [
-      {
+      command({
         name: '+MCONFIG',
-        group: 'mqtt',
         summary: 'Client id, user name, password and will (RAM; used by the next MCONNECT)',
         source: 'M p.238; at-commands §4',
         params: [
           stringParam('clientid', field, { allowEmpty: true }),
           stringParam('username', field, { optional: true, allowEmpty: true }),
           stringParam('password', field, { optional: true, allowEmpty: true }),
-          intParam('will_qos', 0, 2, true),
-          intParam('will_retain', 0, 1, true),
+          enumParam('will_qos', QOS, true),
+          enumParam('will_retain', [0, 1], true),
           stringParam('will_topic', topicMax, { optional: true, quotes: 'required' }),
           stringParam('will_message', lim.mqttPayload, { optional: true, quotes: 'required' }),
         ],
@@ -223,85 +227,81 @@ export class MqttService implements Service {
         set: (ctx, [id, user, pass, wq, wr, wt, wm]) => {
           const n = ctx.raw.length;
           if (n !== 1 && n !== 3 && n !== 7) return bad(ctx);
-          const clientId = utf8FromWire(String(id ?? ''));
-          const username = utf8FromWire(String(user ?? ''));
+          const clientId = utf8FromWire(id);
+          const username = utf8FromWire(user ?? '');
           if (clientId === undefined || username === undefined) return bad(ctx);
-          const next: ClientSettings = { clientId, username, password: Buffer.from(String(pass ?? ''), 'latin1'), will: undefined };
+          const next: ClientSettings = { clientId, username, password: Buffer.from(pass ?? '', 'latin1'), will: undefined };
           if (n === 7) {
             if (wq === undefined || wr === undefined || wt === undefined || wm === undefined) return bad(ctx);
-            const topic = String(wt);
-            if (topic === '') {
+            if (wt === '') {
               if (wr !== 0) return bad(ctx);
             } else {
-              const t = topicOf(topic, false);
+              const t = topicOf(wt, false);
               if (t === undefined) return bad(ctx);
-              next.will = { topic: t, payload: decodeAsciiMessage(String(wm)), qos: wq as QoS, retain: wr === 1 };
+              next.will = { topic: t, payload: decodeAsciiMessage(wm), qos: wq, retain: wr === 1 };
             }
           }
           this.settings = next;
           ctx.ok();
         },
-      },
+      }),
       mipstart('+MIPSTART', false),
       mipstart('+SSLMIPSTART', true),
-      {
+      command({
         name: '+MCONNECT',
-        group: 'mqtt',
         summary: 'MQTT CONNECT over the open link: OK, then CONNACK OK, or a bare ERROR if refused',
         source: 'M p.240; decisions §13',
         // the third parameter (keepalive > 300 s mode) of later manuals is accepted and ignored
-        params: [intParam('clean', 0, 1), intParam('keepalive', 1, 65535), intParam('mode', 0, 1, true)],
+        params: [enumParam('clean', [0, 1]), intParam('keepalive', 1, 65535), enumParam('mode', [0, 1], true)],
         test: ['+MCONNECT:(0-1),(1-65535)'],
         set: (ctx, [clean, keepalive]) => {
-          if (!this.link.connect(this.sessionConfig(clean as number, keepalive as number))) return ctx.cme(CmeCode.operationFailed);
+          const cfg = this.sessionConfig(clean, keepalive);
+          if (!this.link.connect(cfg)) return ctx.cme(CmeCode.operationFailed);
+          this.connectedAs = cfg.clientId;
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+MPUB',
-        group: 'mqtt',
         summary: 'Publish a quoted message (ASCII escapes, or hex with MQTTMODE=1); PUBACK / PUBREC+PUBCOMP follow',
         source: 'M p.241; decisions §14, §15',
-        params: [stringParam('topic', topicMax), intParam('qos', 0, 2), intParam('retain', 0, 1), stringParam('message', lim.lineBuffer, { quotes: 'required', allowEmpty: true })],
+        params: [stringParam('topic', topicMax), enumParam('qos', QOS), enumParam('retain', [0, 1]), stringParam('message', lim.lineBuffer, { quotes: 'required', allowEmpty: true })],
         test: ['+MPUB:<topic>,(0-2),(0-1),<message>'],
         set: (ctx, [topic, qos, retain, message]) => {
           const t = topicOf(topic, false);
-          const p = decodeMessage(String(message), this.mode);
+          const p = decodeMessage(message, this.mode);
           if (t === undefined || !p.ok) return bad(ctx);
-          this.publish(ctx, t, p.bytes, qos as number, retain as number);
+          this.publish(ctx, t, p.bytes, qos, retain);
         },
-      },
-      {
+      }),
+      command({
         name: '+MPUBEX',
-        group: 'mqtt',
         summary: 'Publish raw bytes after a > prompt: <len> bytes, or until Ctrl-Z / 5 s without input',
         source: 'M p.241',
-        params: [stringParam('topic', topicMax), intParam('qos', 0, 2), intParam('retain', 0, 1), intParam('len', 1, lim.mqttPayload, true)],
+        params: [stringParam('topic', topicMax), enumParam('qos', QOS), enumParam('retain', [0, 1]), intParam('len', 1, lim.mqttPayload, true)],
         test: ['+MPUBEX:<topic>,(0-2),(0-1),<len>'],
         set: (ctx, [topic, qos, retain, len]) => {
           const t = topicOf(topic, false);
           if (t === undefined) return bad(ctx);
           if (this.link.status !== 1) return ctx.cme(CmeCode.operationFailed);
-          ctx.rawInput(pubexInput(t, qos as number, retain as number, len as number | undefined));
+          ctx.rawInput(pubexInput(t, qos, retain, len));
         },
-      },
-      {
+      }),
+      command({
         name: '+MSUB',
-        group: 'mqtt',
         summary: 'Subscribe: OK, then SUBACK',
         source: 'M p.242',
-        params: [stringParam('topic', topicMax), intParam('qos', 0, 2)],
+        params: [stringParam('topic', topicMax), enumParam('qos', QOS)],
         test: ['+MSUB:<topic>,(0-2)'],
         set: (ctx, [topic, qos]) => {
           const t = topicOf(topic, true);
           if (t === undefined) return bad(ctx);
-          if (!this.link.subscribe(t, qos as QoS)) return ctx.cme(CmeCode.operationFailed);
+          if (!this.link.subscribe(t, qos)) return ctx.cme(CmeCode.operationFailed);
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+MUNSUB',
-        group: 'mqtt',
         summary: 'Unsubscribe: OK, then UNSUBACK',
         source: 'M p.243',
         params: [stringParam('topic', topicMax)],
@@ -312,42 +312,39 @@ export class MqttService implements Service {
           if (!this.link.unsubscribe(t)) return ctx.cme(CmeCode.operationFailed);
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+MQTTMODE',
-        group: 'mqtt',
         summary: 'MPUB message encoding: 0 ASCII (default), 1 HEX',
         source: 'M p.245; decisions §14',
-        params: [intParam('mode', 0, 1)],
+        params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMODE: (0,1)'],
         read: (ctx) => {
           ctx.info(`+MQTTMODE: ${this.mode}`);
           ctx.ok();
         },
         set: (ctx, [mode]) => {
-          this.mode = mode as 0 | 1;
+          this.mode = mode;
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+MQTTMSGSET',
-        group: 'mqtt',
         summary: 'Received messages: 0 direct +MSUB URC (default), 1 cache (+MSUB: <slot>)',
         source: 'M p.244; decisions §16',
-        params: [intParam('mode', 0, 1)],
+        params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMSGSET:(0,1)'],
         read: (ctx) => {
           ctx.info(`+MQTTMSGSET:${this.msgSet}`);
           ctx.ok();
         },
         set: (ctx, [mode]) => {
-          this.msgSet = mode as 0 | 1;
+          this.msgSet = mode;
           ctx.ok();
         },
-      },
+      }),
       {
         name: '+MQTTMSGGET',
-        group: 'mqtt',
         summary: 'Read the cache: valid slots oldest first as +MSUB: <topic>,<len> byte,<payload>, then free them',
         source: 'M p.244; decisions §16',
         test: [],
@@ -364,7 +361,6 @@ export class MqttService implements Service {
       },
       {
         name: '+MDISCONNECT',
-        group: 'mqtt',
         summary: 'Send MQTT DISCONNECT; the link stays at state 2, no CLOSED follows',
         source: 'M p.246; decisions §17',
         test: [],
@@ -374,7 +370,6 @@ export class MqttService implements Service {
       },
       {
         name: '+MIPCLOSE',
-        group: 'mqtt',
         summary: 'Close the link: OK from state 1 or 2, +CME ERROR: 767 from state 0',
         source: 'M p.246; decisions §17',
         test: [],
@@ -382,7 +377,6 @@ export class MqttService implements Service {
       },
       {
         name: '+MQTTSTATU',
-        group: 'mqtt',
         summary: 'Link state: +MQTTSTATU :<n> (0 offline, 1 session up, 2 TCP up)',
         source: 'M p.246; decisions §10',
         test: [],
@@ -394,3 +388,10 @@ export class MqttService implements Service {
     ];
   }
 }
+
+export const mqttGroup: CommandGroup<MqttService> = {
+  name: 'mqtt',
+  manual: ['+MCONFIG', '+MIPSTART', '+SSLMIPSTART', '+MCONNECT', '+MPUB', '+MPUBEX', '+MSUB', '+MUNSUB', '+MQTTMODE', '+MQTTMSGSET', '+MQTTMSGGET', '+MDISCONNECT', '+MIPCLOSE', '+MQTTSTATU'],
+  needs: ['bearer', 'tls', 'bridge'],
+  create: ({ env, ports }) => new MqttService(env, ports.need('bearer', 'mqtt'), ports.need('tls', 'mqtt'), ports.need('bridge', 'mqtt')),
+};

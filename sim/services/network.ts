@@ -4,27 +4,27 @@
  * profile's timing. Attach and PDP contexts live in the pdp service, which this one drives.
  *
  * Network-side events (`deregister`, `register`, `changeCell`, `setSignal`) are public for the
- * scenario runner and the control API; call them inside `modem.clock.inject` so they happen at
- * the current model instant.
+ * fault API (modem.faults), which brings them into model time.
  */
-import { CommandContext, CommandSpec } from '../commands.js';
+import { command, CommandContext, CommandSpec } from '../commands.js';
 import type { TimerHandle } from '../kernel.js';
-import type { Modem } from '../modem.js';
-import { Service, TimerSet } from '../service.js';
+import type { Cfun, ModuleControl, RadioState } from '../ports.js';
+import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
-import { intParam, stringParam } from '../../protocol/params.js';
+import { enumParam, intParam, stringParam } from '../../protocol/params.js';
 import { CellChange, NoServiceStat, ServingNetwork } from '../network/cell.js';
 import { REG_COMMANDS, RegCommand, RegStat, RegUrcMode, isRegistered, regRead, regUrc } from '../network/registration.js';
 import { SignalChange, SignalLevel, SignalModel, UNKNOWN_SIGNAL } from '../network/signal.js';
 import { Waiters } from '../network/waiters.js';
-import type { PdpSnapshot } from './pdp.js';
+import type { PdpSnapshot } from '../network/pdp-context.js';
 
-export type Cfun = 0 | 1 | 4;
+export type { Cfun } from '../ports.js';
 export type SimState = 'initialising' | 'ready';
 /** AT+COPS mode: 0 automatic, 1 manual, 2 deregistered by the host, 4 manual then automatic. */
 export type CopsMode = 0 | 1 | 2 | 4;
 
-export interface NetworkSnapshot extends PdpSnapshot {
+/** Radio, SIM, registration and the network side; with the packet domain's part, the modem's state. */
+export interface RadioSnapshot {
   cfun: Cfun;
   sim: SimState;
   registration: {
@@ -47,7 +47,9 @@ export interface NetworkSnapshot extends PdpSnapshot {
   signal: SignalLevel;
 }
 
-export class NetworkService implements Service {
+export type NetworkSnapshot = RadioSnapshot & PdpSnapshot;
+
+export class NetworkService implements Service, RadioState {
   readonly name = 'network';
   readonly commands: readonly CommandSpec[];
   private readonly timers: TimerSet;
@@ -62,16 +64,28 @@ export class NetworkService implements Service {
   copsFormat: 0 | 1 | 2;
   private registering: TimerHandle | undefined;
   private readonly registrationWaiters: Waiters;
+  private readonly registeredListeners: Array<() => void> = [];
+  private readonly lostListeners: Array<(cause: 'network' | 'module') => void> = [];
 
-  constructor(private readonly modem: Modem) {
-    const p = modem.profile.network;
-    this.timers = new TimerSet(modem.kernel);
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly module: ModuleControl,
+  ) {
+    const p = env.profile.network;
+    this.timers = new TimerSet(env.kernel);
     this.registrationWaiters = new Waiters(this.timers, 'cops-wait');
     this.cell = new ServingNetwork(p);
     this.signal = new SignalModel({ rssi: p.rssi, ber: p.ber, spread: p.rssiSpread });
     this.copsFormat = p.copsFormat;
-    modem.engine.radioOn = () => this.cfun === 1;
     this.commands = this.declare();
+  }
+
+  onRegistered(fn: () => void): void {
+    this.registeredListeners.push(fn);
+  }
+
+  onRegistrationLost(fn: (cause: 'network' | 'module') => void): void {
+    this.lostListeners.push(fn);
   }
 
   get simReady(): boolean {
@@ -88,7 +102,7 @@ export class NetworkService implements Service {
     this.stat = 0;
     for (const c of REG_COMMANDS) this.urcModes[c] = 0;
     this.copsMode = 0;
-    this.copsFormat = this.modem.profile.network.copsFormat;
+    this.copsFormat = this.env.profile.network.copsFormat;
     this.timers.after(
       this.draw('simReady'),
       () => {
@@ -147,10 +161,10 @@ export class NetworkService implements Service {
   setSignal(change: SignalChange): void {
     const from = this.signal.level;
     this.signal.set(change);
-    this.modem.trace.record({ t: this.modem.kernel.now, ev: 'net', what: 'signal', detail: { from, to: this.signal.level } });
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'signal', detail: { from, to: this.signal.level } });
   }
 
-  snapshot(): NetworkSnapshot {
+  snapshot(): RadioSnapshot {
     const c = this.cell;
     return {
       cfun: this.cfun,
@@ -172,7 +186,6 @@ export class NetworkService implements Service {
         operator: { ...c.operator },
       },
       signal: this.signal.level,
-      ...this.modem.pdp.snapshot(),
     };
   }
 
@@ -203,20 +216,20 @@ export class NetworkService implements Service {
 
   private completeRegistration(): void {
     if (!this.onAir() || !this.cell.available) return;
-    const { spellings } = this.modem.profile;
+    const { spellings } = this.env.profile;
     this.setStat(this.cell.registeredStat);
-    for (const u of spellings.registered) this.modem.engine.urc(u);
+    for (const u of spellings.registered) this.env.host.urc(u);
     if (spellings.nitz.length > 0) {
       this.timers.after(
         this.draw('nitz'),
         () => {
-          if (this.registered) for (const u of spellings.nitz) this.modem.engine.urc(u);
+          if (this.registered) for (const u of spellings.nitz) this.env.host.urc(u);
         },
         'net-nitz',
       );
     }
     this.registrationWaiters.settle(true);
-    this.modem.pdp.onRegistered();
+    for (const f of this.registeredListeners) f();
   }
 
   private cancelRegistering(): void {
@@ -230,8 +243,8 @@ export class NetworkService implements Service {
     this.cancelRegistering();
     this.setStat(stat);
     if (!was) return;
-    for (const u of this.modem.profile.spellings.deregistered) this.modem.engine.urc(u);
-    this.modem.pdp.onRegistrationLost(cause);
+    for (const u of this.env.profile.spellings.deregistered) this.env.host.urc(u);
+    for (const f of this.lostListeners) f(cause);
   }
 
   /** Set the status; URCs for n=1 on a status change, for n=2 also on a cell change. */
@@ -244,7 +257,7 @@ export class NetworkService implements Service {
       const n = this.urcModes[cmd];
       if (from === stat && n !== 2) continue;
       const u = regUrc(cmd, n, stat, this.cell);
-      if (u !== undefined) this.modem.engine.urc(u);
+      if (u !== undefined) this.env.host.urc(u);
     }
   }
 
@@ -253,7 +266,7 @@ export class NetworkService implements Service {
     const from = this.cfun;
     if (from === 1) {
       this.timers.after(
-        this.modem.engine.latency('cfun.off'),
+        this.env.latency('cfun.off'),
         () => {
           this.cfun = fun;
           this.traceState('cfun', from, fun);
@@ -265,7 +278,7 @@ export class NetworkService implements Service {
       );
     } else if (fun === 1) {
       this.timers.after(
-        this.modem.engine.latency('cfun.on'),
+        this.env.latency('cfun.on'),
         () => {
           this.cfun = 1;
           this.traceState('cfun', from, 1);
@@ -284,16 +297,16 @@ export class NetworkService implements Service {
   /** Final result once registered (COPS=0/1/4), or +CME ERROR: 30 after the procedure timeout. */
   private answerWhenRegistered(ctx: CommandContext): void {
     if (this.registered) return ctx.ok();
-    this.registrationWaiters.add(this.modem.profile.network.procedureTimeout, (ok) => (ok ? ctx.ok() : ctx.cme(CmeCode.noNetworkService)));
+    this.registrationWaiters.add(this.env.profile.network.procedureTimeout, (ok) => (ok ? ctx.ok() : ctx.cme(CmeCode.noNetworkService)));
     this.search();
   }
 
   private draw(key: 'simReady' | 'register' | 'nitz'): number {
-    return this.modem.engine.drawLatency(this.modem.profile.network[key], `net:${key}`);
+    return this.env.draw(this.env.profile.network[key], `net:${key}`);
   }
 
   private traceState(what: string, from: unknown, to: unknown): void {
-    const { trace, kernel } = this.modem;
+    const { trace, kernel } = this.env;
     if (trace.enabled) trace.record({ t: kernel.now, ev: 'state', what: `network.${what}`, from, to });
   }
 
@@ -305,27 +318,26 @@ export class NetworkService implements Service {
   // ---- commands -------------------------------------------------------------------------
 
   private declare(): CommandSpec[] {
-    const m = this.modem;
-    const reg = (cmd: RegCommand, summary: string, source: string): CommandSpec => ({
-      name: cmd,
-      group: 'network',
-      summary,
-      source,
-      params: [intParam('n', 0, 2, true)],
-      test: [`${cmd}: (0-2)`],
-      read: (ctx) => {
-        ctx.info(regRead(cmd, this.urcModes[cmd], this.stat, this.cell));
-        ctx.ok();
-      },
-      set: (ctx, [n]) => {
-        this.urcModes[cmd] = ((n as number | undefined) ?? 0) as RegUrcMode;
-        ctx.ok();
-      },
-    });
+    const { env, module } = this;
+    const reg = (cmd: RegCommand, summary: string, source: string): CommandSpec =>
+      command({
+        name: cmd,
+        summary,
+        source,
+        params: [enumParam('n', [0, 1, 2] satisfies RegUrcMode[], true)],
+        test: [`${cmd}: (0-2)`],
+        read: (ctx) => {
+          ctx.info(regRead(cmd, this.urcModes[cmd], this.stat, this.cell));
+          ctx.ok();
+        },
+        set: (ctx, [n]) => {
+          this.urcModes[cmd] = n ?? 0;
+          ctx.ok();
+        },
+      });
     return [
-      {
+      command({
         name: '+CFUN',
-        group: 'network',
         summary: 'Functionality: 0 minimum, 1 full, 4 flight; `,1` reboots',
         source: 'M p.42; decisions §7',
         params: [intParam('fun', 0, 4), intParam('rst', 0, 1, true)],
@@ -335,12 +347,13 @@ export class NetworkService implements Service {
           ctx.ok();
         },
         set: (ctx, [fun, rst]) => {
+          // 2 and 3 pass the range check but are no functionality of this module
           if (fun !== 0 && fun !== 1 && fun !== 4) return ctx.cme(CmeCode.invalidInput);
           if (rst === 1) {
             this.timers.after(
-              m.engine.latency('reset'),
+              env.latency('reset'),
               () => {
-                m.engine.afterLine(() => m.reboot());
+                env.host.afterLine(() => module.reboot());
                 ctx.ok();
               },
               'cfun-reset',
@@ -349,10 +362,9 @@ export class NetworkService implements Service {
           }
           this.setFunctionality(fun, () => ctx.ok());
         },
-      },
-      {
+      }),
+      command({
         name: '+CPIN',
-        group: 'network',
         summary: 'SIM state: +CPIN: READY, or +CME ERROR: 14 while the SIM starts',
         source: 'M p.43',
         params: [stringParam('pin', 8), stringParam('newpin', 8, { optional: true })],
@@ -364,15 +376,14 @@ export class NetworkService implements Service {
         },
         // The modelled SIM has no PIN: entering one is not possible in state READY.
         set: (ctx) => ctx.cme(this.simReady ? CmeCode.operationFailed : CmeCode.simBusy),
-      },
+      }),
       {
         name: '+CSQ',
-        group: 'network',
         summary: 'Signal quality: +CSQ: <rssi>,<ber> (99,99 with the radio off or no network)',
         source: 'M p.67',
         test: ['+CSQ: (0-31,99),(0-7,99)'],
         exec: (ctx) => {
-          const s = this.cfun === 1 && this.cell.available ? this.signal.read(m.kernel.prng.stream('signal')) : UNKNOWN_SIGNAL;
+          const s = this.cfun === 1 && this.cell.available ? this.signal.read(env.kernel.prng.stream('signal')) : UNKNOWN_SIGNAL;
           ctx.info(`+CSQ: ${s.rssi},${s.ber}`);
           ctx.ok();
         },
@@ -380,16 +391,20 @@ export class NetworkService implements Service {
       reg('+CREG', 'Network registration and its URC mode', 'M AT+CREG'),
       reg('+CGREG', 'Packet-domain registration and its URC mode', 'M p.130; seed'),
       reg('+CEREG', 'EPS registration and its URC mode', 'M AT+CEREG'),
-      {
+      command({
         name: '+COPS',
-        group: 'network',
         summary: 'Operator selection; read: +COPS: <mode>,<format>,"<oper>",<act>',
         source: 'M AT+COPS',
-        params: [intParam('mode', 0, 4), intParam('format', 0, 2, true), stringParam('oper', 16, { optional: true }), intParam('act', 0, 7, true)],
+        params: [
+          enumParam('mode', [0, 1, 2, 3, 4]),
+          enumParam('format', [0, 1, 2], true),
+          stringParam('oper', 16, { optional: true }),
+          intParam('act', 0, 7, true),
+        ],
         test: (ctx) => {
           if (this.cfun !== 1) return ctx.cme(CmeCode.cfunOff);
           this.timers.after(
-            m.engine.latency('cops.scan'),
+            env.latency('cops.scan'),
             () => {
               const o = this.cell.operator;
               const found = this.cell.available
@@ -409,8 +424,7 @@ export class NetworkService implements Service {
           );
           ctx.ok();
         },
-        set: (ctx, [mode, format, oper]) => {
-          const fmt = format as 0 | 1 | 2 | undefined;
+        set: (ctx, [mode, fmt, oper]) => {
           if (mode === 3) {
             if (fmt !== undefined) this.copsFormat = fmt;
             return ctx.ok();
@@ -420,7 +434,7 @@ export class NetworkService implements Service {
           if (fmt !== undefined) this.copsFormat = fmt;
           if (mode === 2) {
             this.timers.after(
-              m.engine.latency('cops'),
+              env.latency('cops'),
               () => {
                 this.copsMode = 2;
                 this.loseRegistration(0, 'module');
@@ -432,14 +446,25 @@ export class NetworkService implements Service {
           }
           if (mode === 1 && oper !== this.operatorName(fmt ?? this.copsFormat)) {
             // No such network here: the module keeps what it has and reports no service.
-            this.timers.after(m.engine.latency('cops'), () => ctx.cme(CmeCode.noNetworkService), 'cops-manual');
+            this.timers.after(env.latency('cops'), () => ctx.cme(CmeCode.noNetworkService), 'cops-manual');
             return;
           }
-          this.copsMode = mode as 0 | 1 | 4;
+          this.copsMode = mode;
           this.answerWhenRegistered(ctx);
         },
-      },
+      }),
     ];
   }
 }
+
+export const networkGroup: CommandGroup<NetworkService> = {
+  name: 'network',
+  manual: ['+CFUN', '+CPIN', '+CSQ', '+CREG', '+CGREG', '+CEREG', '+COPS'],
+  needs: ['module'],
+  create: ({ env, ports }) => {
+    const s = new NetworkService(env, ports.need('module', 'network'));
+    ports.provide('radio', s);
+    return s;
+  },
+};
 

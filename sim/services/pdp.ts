@@ -7,35 +7,15 @@
  * events (`networkDeactivate`, `networkDetach`) are public for the scenario runner and the
  * control API; call them inside `modem.clock.inject`.
  */
-import { CommandContext, CommandSpec } from '../commands.js';
+import { command, CommandContext, CommandSpec } from '../commands.js';
 import type { TimerHandle } from '../kernel.js';
-import type { Modem } from '../modem.js';
-import { Latency, latencyOf } from '../profile.js';
-import { Service, TimerSet } from '../service.js';
+import type { Bearer, RadioState } from '../ports.js';
+import type { Latency } from '../profile.js';
+import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
-import { intParam, stringParam } from '../../protocol/params.js';
-import { DEFAULT_CID, PdpContext, PdpContextSnapshot, isIpv4, pdpTypeOf } from '../network/pdp-context.js';
+import { enumParam, intParam, stringParam } from '../../protocol/params.js';
+import { DEFAULT_CID, PdpContext, PdpContextSnapshot, PdpSnapshot, TcpipState, isIpv4, pdpTypeOf } from '../network/pdp-context.js';
 import { Waiters, spellFor } from '../network/waiters.js';
-
-/** Single-link TCPIP states (M p.156); this model moves between IP INITIAL and PDP DEACT. */
-export type TcpipState =
-  | 'IP INITIAL'
-  | 'IP START'
-  | 'IP CONFIG'
-  | 'IP GPRSACT'
-  | 'IP STATUS'
-  | 'TCP CONNECTING'
-  | 'CONNECT OK'
-  | 'TCP CLOSING'
-  | 'TCP CLOSED'
-  | 'PDP DEACT';
-
-export interface PdpSnapshot {
-  attached: boolean;
-  contexts: PdpContextSnapshot[];
-  tcpipState: TcpipState;
-  dataReady: boolean;
-}
 
 /** How contexts go down: by the network (URC, PDP DEACT), by AT+CGACT=0 (URC), or silently. */
 type Teardown = 'network' | 'cgact' | 'silent';
@@ -47,7 +27,9 @@ const CGDCONT_TEST = [
   '+CGDCONT: (1-15),"Non-IP",,,,,(0),(0,2),(0),(0),(0,1),(0),(0),(0),(0,1)',
 ];
 
-export class PdpService implements Service {
+export type { PdpSnapshot, TcpipState } from '../network/pdp-context.js';
+
+export class PdpService implements Service, Bearer {
   readonly name = 'pdp';
   readonly commands: readonly CommandSpec[];
   private readonly timers: TimerSet;
@@ -62,10 +44,15 @@ export class PdpService implements Service {
   private shutListeners: Array<() => void> = [];
   private wasReady = false;
 
-  constructor(private readonly modem: Modem) {
-    this.timers = new TimerSet(modem.kernel);
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly radio: RadioState,
+  ) {
+    this.timers = new TimerSet(env.kernel);
     this.attachWaiters = new Waiters(this.timers, 'attach-wait');
     this.commands = this.declare();
+    radio.onRegistered(() => this.onRegistered());
+    radio.onRegistrationLost((cause) => this.onRegistrationLost(cause));
   }
 
   /**
@@ -73,7 +60,7 @@ export class PdpService implements Service {
    * address, and the TCPIP state is not `PDP DEACT` (decisions §9: MIPSTART may run).
    */
   get dataReady(): boolean {
-    const n = this.modem.network;
+    const n = this.radio;
     if (n.cfun !== 1 || !n.registered || !this.attached || this.tcpipState === 'PDP DEACT') return false;
     for (const c of this.contexts.values()) if (c.active && (c.ipv4 ?? c.ipv6) !== undefined) return true;
     return false;
@@ -142,19 +129,19 @@ export class PdpService implements Service {
     this.attached = false;
     this.trace('attached', true, false);
     this.teardown(this.activeCids(), 'network');
-    for (const u of this.modem.profile.spellings.nwDetach) this.modem.engine.urc(u);
+    for (const u of this.env.profile.spellings.nwDetach) this.env.host.urc(u);
     this.checkReady();
     return true;
   }
 
-  // ---- driven by the network service ----------------------------------------------------
+  // ---- driven by registration (the radio port) ------------------------------------------
 
-  onRegistered(): void {
-    if (this.autoAttach || this.attachWaiters.size > 0) this.startAttach(this.modem.profile.network.defaultPdp, 'net:defaultPdp');
+  private onRegistered(): void {
+    if (this.autoAttach || this.attachWaiters.size > 0) this.startAttach(this.env.profile.network.defaultPdp, 'net:defaultPdp');
   }
 
   /** Registration ended; `network` = the network's doing (contexts go with +PDP DEACT). */
-  onRegistrationLost(cause: 'network' | 'module'): void {
+  private onRegistrationLost(cause: 'network' | 'module'): void {
     this.cancelAttaching();
     if (this.attached) {
       this.attached = false;
@@ -168,12 +155,12 @@ export class PdpService implements Service {
 
   /** Attach, which in LTE also activates the default context; waiters get their answer then. */
   private startAttach(latency: Latency, key: string): void {
-    if (this.attached || this.attaching || !this.modem.network.registered) return;
+    if (this.attached || this.attaching || !this.radio.registered) return;
     this.attaching = this.timers.after(
-      this.modem.engine.drawLatency(latency, key),
+      this.env.draw(latency, key),
       () => {
         this.attaching = undefined;
-        if (!this.modem.network.registered) return;
+        if (!this.radio.registered) return;
         this.attached = true;
         this.autoAttach = true;
         this.trace('attached', false, true);
@@ -193,12 +180,12 @@ export class PdpService implements Service {
   /** Answer `done(true)` once attached, or `done(false)` after the procedure timeout. */
   private whenAttached(done: (ok: boolean) => void): void {
     if (this.attached) return done(true);
-    this.attachWaiters.add(this.modem.profile.network.procedureTimeout, done);
-    if (this.modem.network.registered) this.startAttach(latencyOf(this.modem.profile, 'cgatt'), 'cgatt');
+    this.attachWaiters.add(this.env.profile.network.procedureTimeout, done);
+    if (this.radio.registered) this.startAttach(this.env.profile.latency.cgatt, 'cgatt');
   }
 
   private activate(cids: number[]): void {
-    const net = this.modem.profile.network;
+    const net = this.env.profile.network;
     const done: number[] = [];
     for (const cid of cids) {
       const c = this.contexts.get(cid);
@@ -207,7 +194,7 @@ export class PdpService implements Service {
       done.push(cid);
       this.trace(`context.${cid}`, 'inactive', c.ipv4 ?? c.ipv6 ?? 'active');
     }
-    for (const u of spellFor(this.modem.profile.spellings.pdpAct, done)) this.modem.engine.urc(u);
+    for (const u of spellFor(this.env.profile.spellings.pdpAct, done)) this.env.host.urc(u);
     this.checkReady();
   }
 
@@ -224,9 +211,9 @@ export class PdpService implements Service {
       this.tcpipState = 'PDP DEACT';
     }
     this.checkReady();
-    const { spellings } = this.modem.profile;
+    const { spellings } = this.env.profile;
     const lines = how === 'network' ? spellings.pdpDeact : how === 'cgact' ? spellings.mePdpDeact : [];
-    for (const u of spellFor(lines, gone)) this.modem.engine.urc(u);
+    for (const u of spellFor(lines, gone)) this.env.host.urc(u);
   }
 
   private checkReady(): void {
@@ -234,7 +221,7 @@ export class PdpService implements Service {
     const lost = this.wasReady && !ready;
     this.wasReady = ready;
     if (!lost) return;
-    this.modem.trace.record({ t: this.modem.kernel.now, ev: 'net', what: 'bearer-lost' });
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'bearer-lost' });
     this.notify(this.lostListeners, 'bearer-lost');
   }
 
@@ -243,7 +230,7 @@ export class PdpService implements Service {
       try {
         f();
       } catch (err) {
-        this.modem.log.error({ err, what }, 'pdp listener threw');
+        this.env.log.error({ err, what }, 'pdp listener threw');
       }
     }
   }
@@ -259,12 +246,12 @@ export class PdpService implements Service {
   }
 
   private trace(what: string, from: unknown, to: unknown): void {
-    const { trace, kernel } = this.modem;
+    const { trace, kernel } = this.env;
     if (trace.enabled) trace.record({ t: kernel.now, ev: 'state', what: `pdp.${what}`, from, to });
   }
 
   private radioOff(ctx: CommandContext): boolean {
-    if (this.modem.network.cfun === 1) return false;
+    if (this.radio.cfun === 1) return false;
     ctx.cme(CmeCode.cfunOff);
     return true;
   }
@@ -272,14 +259,13 @@ export class PdpService implements Service {
   // ---- commands -------------------------------------------------------------------------
 
   private declare(): CommandSpec[] {
-    const m = this.modem;
+    const { env } = this;
     return [
-      {
+      command({
         name: '+CGATT',
-        group: 'pdp',
         summary: 'GPRS attach (1) / detach (0); 797 with the radio off',
         source: 'M p.132; seed',
-        params: [intParam('state', 0, 1)],
+        params: [enumParam('state', [0, 1])],
         test: ['+CGATT: (0-1)'],
         read: (ctx) => {
           ctx.info(`+CGATT: ${this.attached ? 1 : 0}`);
@@ -295,7 +281,7 @@ export class PdpService implements Service {
           this.cancelAttaching();
           if (!this.attached) return ctx.ok();
           this.timers.after(
-            m.engine.latency('cgatt'),
+            env.latency('cgatt'),
             () => {
               if (this.attached) {
                 this.attached = false;
@@ -307,60 +293,56 @@ export class PdpService implements Service {
             'cgatt-detach',
           );
         },
-      },
-      {
+      }),
+      command({
         name: '+CGDCONT',
-        group: 'pdp',
         summary: 'Define PDP context <cid> 1..15: type, APN, address; `=<cid>` alone undefines it',
         source: 'M p.132',
         params: [intParam('cid', 1, 15), stringParam('type', 8, { optional: true }), stringParam('apn', 99, { optional: true }), stringParam('addr', 15, { optional: true }), intParam('d_comp', 0, 2, true), intParam('h_comp', 0, 4, true)],
         test: CGDCONT_TEST,
         read: (ctx) => {
-          for (const c of this.sorted()) ctx.info(c.cgdcontLine(m.profile.spellings.cgdcontFields));
+          for (const c of this.sorted()) ctx.info(c.cgdcontLine(env.profile.spellings.cgdcontFields));
           ctx.ok();
         },
-        set: (ctx, [cid, type, apn, addr, dComp, hComp]) => {
-          const id = cid as number;
+        set: (ctx, [id, type, apn, addr, dComp, hComp]) => {
           if (ctx.raw.length === 1) {
             if (this.contexts.get(id)?.active) return ctx.cme(CmeCode.operationFailed);
             this.contexts.delete(id);
             return ctx.ok();
           }
-          const t = type === undefined || type === '' ? 'IP' : pdpTypeOf(type as string);
+          const t = type === undefined || type === '' ? 'IP' : pdpTypeOf(type);
           if (!t) return ctx.cme(CmeCode.invalidInput);
-          const a = (addr as string | undefined) ?? '';
+          const a = addr ?? '';
           if (a !== '' && !isIpv4(a)) return ctx.cme(CmeCode.invalidInput);
           // A change to an active context takes effect at its next activation.
           const c = this.contexts.get(id) ?? new PdpContext(id);
           c.type = t;
-          c.apn = (apn as string | undefined) ?? '';
+          c.apn = apn ?? '';
           c.requestedAddress = a === '0.0.0.0' ? '' : a;
-          c.dComp = (dComp as number | undefined) ?? 0;
-          c.hComp = (hComp as number | undefined) ?? 0;
+          c.dComp = dComp ?? 0;
+          c.hComp = hComp ?? 0;
           this.contexts.set(id, c);
           ctx.ok();
         },
-      },
-      {
+      }),
+      command({
         name: '+CGACT',
-        group: 'pdp',
         summary: 'Activate (1) / deactivate (0) context <cid>, or all without <cid>; attaches first',
         source: 'M p.136; seed',
-        params: [intParam('state', 0, 1), intParam('cid', 1, 15, true)],
+        params: [enumParam('state', [0, 1]), intParam('cid', 1, 15, true)],
         test: ['+CGACT: (0,1)'],
         read: (ctx) => {
           for (const c of this.sorted()) ctx.info(`+CGACT: ${c.cid},${c.active ? 1 : 0}`);
           ctx.ok();
         },
-        set: (ctx, [state, cid]) => {
+        set: (ctx, [state, id]) => {
           if (this.radioOff(ctx)) return;
-          const id = cid as number | undefined;
           if (id !== undefined && !this.contexts.has(id)) return ctx.cme(CmeCode.operationFailed);
           if (state === 1) return this.activateFor(ctx, id);
           const todo = (id !== undefined ? [id] : this.activeCids()).filter((c) => this.contexts.get(c)?.active);
           if (todo.length === 0) return ctx.ok();
           this.timers.after(
-            m.engine.latency('cgact'),
+            env.latency('cgact'),
             () => {
               this.teardown(todo, 'cgact');
               ctx.ok();
@@ -368,10 +350,9 @@ export class PdpService implements Service {
             'cgact-deactivate',
           );
         },
-      },
-      {
+      }),
+      command({
         name: '+CGPADDR',
-        group: 'pdp',
         summary: 'PDP address of context <cid> (set) or of every defined context (exec)',
         source: 'M AT+CGPADDR',
         params: [intParam('cid', 1, 15)],
@@ -382,7 +363,7 @@ export class PdpService implements Service {
           ctx.ok();
         },
         set: (ctx, [cid]) => {
-          const c = this.contexts.get(cid as number);
+          const c = this.contexts.get(cid);
           if (!c) return ctx.cme(CmeCode.operationFailed);
           ctx.info(c.cgpaddrLine());
           ctx.ok();
@@ -391,10 +372,9 @@ export class PdpService implements Service {
           for (const c of this.sorted()) ctx.info(c.cgpaddrLine());
           ctx.ok();
         },
-      },
+      }),
       {
         name: '+CIPSHUT',
-        group: 'pdp',
         summary: 'Close every IP connection; TCPIP state back to IP INITIAL; answers SHUT OK',
         source: 'M p.173; decisions §9',
         latency: 'cipshut',
@@ -404,19 +384,18 @@ export class PdpService implements Service {
           this.tcpipState = 'IP INITIAL';
           this.notify(this.shutListeners, 'shut');
           this.checkReady();
-          ctx.final({ kind: 'text', text: m.profile.spellings.shutOk });
+          ctx.final({ kind: 'text', text: env.profile.spellings.shutOk });
         },
       },
       {
         name: '+CIPSTATUS',
-        group: 'pdp',
         summary: 'TCPIP state: OK, then STATE: <state>',
         source: 'M p.156',
         test: [],
         exec: (ctx) => {
           const state = this.tcpipState;
           ctx.ok();
-          m.engine.urc(`STATE: ${state}`);
+          env.host.urc(`STATE: ${state}`);
         },
       },
     ];
@@ -430,7 +409,7 @@ export class PdpService implements Service {
       const todo = (cid !== undefined ? [cid] : this.sorted().map((c) => c.cid)).filter((c) => !this.contexts.get(c)?.active);
       if (todo.length === 0) return ctx.ok();
       this.timers.after(
-        this.modem.engine.latency('cgact'),
+        this.env.latency('cgact'),
         () => {
           if (!this.attached) return ctx.cme(CmeCode.operationFailed);
           this.activate(todo);
@@ -441,3 +420,14 @@ export class PdpService implements Service {
     });
   }
 }
+
+export const pdpGroup: CommandGroup<PdpService> = {
+  name: 'pdp',
+  manual: ['+CGATT', '+CGDCONT', '+CGACT', '+CGPADDR', '+CIPSHUT', '+CIPSTATUS', '+CSTT', '+CIICR', '+CIFSR', '+CIPMUX'],
+  needs: ['radio'],
+  create: ({ env, ports }) => {
+    const s = new PdpService(env, ports.need('radio', 'pdp'));
+    ports.provide('bearer', s);
+    return s;
+  },
+};

@@ -2,11 +2,11 @@
  * SSL configuration contexts, AT+SSLCFG (manual p.150; decisions §19), and the TLS options the
  * MQTT bridge uses for SSLMIPSTART. Settings live in RAM: every power-on starts from defaults.
  */
-import { CommandSpec } from '../commands.js';
-import type { Modem } from '../modem.js';
-import { Service } from '../service.js';
+import { command, CommandSpec } from '../commands.js';
+import type { FlashFiles, TlsProvider } from '../ports.js';
+import { CommandGroup, Service, ServiceEnv } from '../service.js';
 import { CmeCode } from '../../protocol/errors.js';
-import { intParam, stringParam } from '../../protocol/params.js';
+import { enumParam, stringParam } from '../../protocol/params.js';
 import { SSL_CONTEXT_IDS, SslContext, sslTagOf } from '../ssl/context.js';
 import { TlsParams, buildTlsParams } from '../ssl/tls.js';
 
@@ -15,12 +15,15 @@ export type { TlsParams } from '../ssl/tls.js';
 /** Longest value of a SSLCFG set (file names are further held to the profile's fsNameMax). */
 const VALUE_MAX = 512;
 
-export class SslService implements Service {
+export class SslService implements Service, TlsProvider {
   readonly name = 'ssl';
   readonly commands: readonly CommandSpec[];
   private readonly contexts = new Map<number, SslContext>();
 
-  constructor(readonly modem: Modem) {
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly flash: FlashFiles,
+  ) {
     this.commands = this.declare();
   }
 
@@ -48,31 +51,29 @@ export class SslService implements Service {
    */
   tlsOptionsFor(ctxId: number, servername: string): TlsParams {
     const settings = this.contexts.get(ctxId)?.settings ?? new SslContext(ctxId).settings;
-    const params = buildTlsParams(settings, servername, (name) => this.modem.fs.flash.read(name));
-    if (params.ok) this.modem.log.debug({ ctx: ctxId, servername, tls: params.description }, 'TLS options');
-    else this.modem.log.info({ ctx: ctxId, servername, reason: params.reason }, 'TLS refused');
+    const params = buildTlsParams(settings, servername, (name) => this.flash.read(name));
+    if (params.ok) this.env.log.debug({ ctx: ctxId, servername, tls: params.description }, 'TLS options');
+    else this.env.log.info({ ctx: ctxId, servername, reason: params.reason }, 'TLS refused');
     return params;
   }
 
   private declare(): CommandSpec[] {
-    const nameMax = this.modem.profile.limits.fsNameMax;
+    const nameMax = this.env.profile.limits.fsNameMax;
     return [
-      {
+      command({
         name: '+SSLCFG',
-        group: 'ssl',
         summary: 'Set (`,<value>`), query (no value) or erase (trailing comma) a tag of SSL context <n>',
         source: 'M p.150; decisions §19',
         params: [
           stringParam('tag', 32, { minLength: 1 }),
-          { ...intParam('n', 0, 153), values: SSL_CONTEXT_IDS },
+          enumParam('n', SSL_CONTEXT_IDS),
           stringParam('value', VALUE_MAX, { optional: true, allowEmpty: true }),
         ],
         latency: 'ssl.cfg',
         test: [],
-        set: (ctx, [tagText, id, value]) => {
-          const tag = sslTagOf(String(tagText));
+        set: (ctx, [tagText, n, value]) => {
+          const tag = sslTagOf(tagText);
           if (!tag) return ctx.cme(CmeCode.invalidInput);
-          const n = Number(id);
           if (value === undefined) {
             const c = this.contexts.get(n) ?? new SslContext(n);
             ctx.info(`+SSLCFG: "${tag}",${n},${c.format(tag)}`);
@@ -82,10 +83,21 @@ export class SslService implements Service {
             this.context(n).erase(tag);
             return ctx.ok();
           }
-          if (!this.context(n).set(tag, String(value), nameMax)) return ctx.cme(CmeCode.invalidInput);
+          if (!this.context(n).set(tag, value, nameMax)) return ctx.cme(CmeCode.invalidInput);
           ctx.ok();
         },
-      },
+      }),
     ];
   }
 }
+
+export const sslGroup: CommandGroup<SslService> = {
+  name: 'ssl',
+  manual: ['+SSLCFG'],
+  needs: ['flash'],
+  create: ({ env, ports }) => {
+    const s = new SslService(env, ports.need('flash', 'ssl'));
+    ports.provide('tls', s);
+    return s;
+  },
+};
