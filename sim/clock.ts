@@ -62,6 +62,7 @@ export class VirtualClock implements ClockDriver {
     private readonly opts: VirtualClockOptions = {},
   ) {
     this.idleGraceMs = opts.idleGraceMs ?? 1000;
+    kernel.virtualTime = true;
     this.unsubscribe = kernel.onWake(() => this.onWake());
   }
 

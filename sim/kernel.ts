@@ -102,6 +102,23 @@ export interface IoHold {
   release(): void;
 }
 
+/** A wall-clock guard of an I/O hold ran out before its reply came. */
+export interface GuardExpiry {
+  label: string;
+  wallGuardMs: number;
+  /** Model time when it ran out. */
+  at: Ns;
+  /** The kernel was driven by a virtual clock (where an expiry means the result may depend on machine speed). */
+  virtual: boolean;
+}
+
+/**
+ * The last guard expiries of this process, for harnesses that forbid them in virtual time (the
+ * test suite's setup file); bounded, so a long served session cannot grow it.
+ */
+export const recentGuardExpiries: GuardExpiry[] = [];
+const RECENT_GUARD_EXPIRIES = 64;
+
 export class Kernel {
   private readonly queue = new EventQueue();
   private seq = 0;
@@ -119,6 +136,10 @@ export class Kernel {
    * and the next event runs.
    */
   onEventError: ((err: unknown, label: string) => void) | undefined;
+  /** Told of every guard expiry (the modem traces it). */
+  onGuardExpired: ((e: GuardExpiry) => void) | undefined;
+  /** Set by a virtual clock driving this kernel. */
+  virtualTime = false;
 
   constructor(opts: KernelOptions = {}) {
     this.prng = new Prng(opts.seed ?? 1);
@@ -202,6 +223,10 @@ export class Kernel {
     let released = false;
     const guard = setTimeout(() => {
       if (released) return;
+      const e: GuardExpiry = { label, wallGuardMs, at: this.current, virtual: this.virtualTime };
+      recentGuardExpiries.push(e);
+      if (recentGuardExpiries.length > RECENT_GUARD_EXPIRIES) recentGuardExpiries.shift();
+      this.onGuardExpired?.(e);
       release();
       onExpire?.();
     }, wallGuardMs);

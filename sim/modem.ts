@@ -95,6 +95,11 @@ export class Modem {
         this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'event-threw', detail: { label, error: String(err) } });
       };
     }
+    // a guard that runs out lets model time move on without the reply: visible in the trace, always
+    this.kernel.onGuardExpired = (e) => {
+      this.trace.record({ t: this.kernel.now, ev: 'guard', what: 'expired', detail: { label: e.label, wallGuardMs: e.wallGuardMs } });
+      this.log.warn({ label: e.label, wallGuardMs: e.wallGuardMs, virtual: e.virtual }, 'I/O hold guard expired; model time went on without the reply');
+    };
     const saved = this.nvram.get();
     this.uart = new Uart(this.kernel, this.trace, saved.baud ?? this.profile.uart.defaultBaud);
     this.uart.pacing = opts.uartPacing ?? true;

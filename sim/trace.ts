@@ -12,6 +12,8 @@ export type TraceRecord =
   | { t: Ns; ev: 'fault'; what: string; detail?: unknown }
   | { t: Ns; ev: 'urc'; text: string }
   | { t: Ns; ev: 'net'; what: string; detail?: unknown }
+  /** A wall-clock guard ran out: model time went on without the reply it held for. */
+  | { t: Ns; ev: 'guard'; what: 'expired'; detail: { label: string; wallGuardMs: number } }
   | { t: Ns; ev: 'boot'; generation: number };
 
 export interface TraceOptions {

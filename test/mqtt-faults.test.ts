@@ -3,6 +3,7 @@
  * connect window (decisions §13), keepalive on model time (§18), SSLMIPSTART and SNI (§12),
  * routes and pass-through, CONNECT FAIL, PDP loss (§9) and reboot (§7).
  */
+import { recentGuardExpiries } from '../sim/kernel.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,7 +95,7 @@ describe('keepalive on the model clock', () => {
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
   });
 
-  it('a peer that stops answering is given up after 1.5 × keepalive: CLOSED', async () => {
+  it('a peer that stops answering is given up after 1.5 × keepalive: CLOSED, once its PINGRESP guard has run out', async () => {
     const port = await silentBroker();
     const m = await modem({ mqtt: { broker: { url: `mqtt://127.0.0.1:${port}` } } });
     await exact(m, 'AT+MIPSTART="127.0.0.1",1883', '\r\nOK\r\n');
@@ -104,6 +105,8 @@ describe('keepalive on the model clock', () => {
     const closed = await nextUrc(m, 'CLOSED', sec(10));
     expect(closed - up).toBeGreaterThan(sec(2.7));
     expect(closed - up).toBeLessThan(sec(3.1));
+    // a dead peer is the one case a guard is for: it ran out, and said so
+    expect(new Set(recentGuardExpiries.splice(0).map((e) => e.label))).toEqual(new Set(['mqtt-pingresp']));
   });
 });
 

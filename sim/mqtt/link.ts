@@ -72,13 +72,13 @@ const TAKEN_HIGH = 8;
 /** Well below the engine's cap on held URCs (256), so a long prompt never drops a message. */
 const HELD_URCS_HIGH = 64;
 const BACKLOG_POLL: Ns = 10_000_000;
-const RESUME_GUARD_MS = 50;
+const RESUME_GUARD_MS = 1_000;
 /**
  * A message the module publishes to a topic it is itself subscribed to comes back through the
  * broker: model time waits for it (this long at most), so the `+MSUB` lands at the same model
  * instant on every run.
  */
-const OWN_ECHO_GUARD_MS = 500;
+const OWN_ECHO_GUARD_MS = 5_000;
 
 /** MQTT DISCONNECT, written on the socket directly so it leaves before the socket's end. */
 const DISCONNECT_PACKET = generate({ cmd: 'disconnect' });
