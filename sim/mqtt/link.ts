@@ -1,11 +1,11 @@
 /**
  * MqttLink: the module's single MQTT connection as the host sees it (AT+MQTTSTATU 0/2/1) and
- * the real socket and `mqtt` session behind it.
+ * the `mqtt` session that runs on a bridge connection (sim/bridge/connection.ts: dial, socket,
+ * epochs, in-order reports).
  *
- * Real I/O enters model time one way: a kernel hold is open while the model waits on the
- * broker (connect, CONNACK, SUBACK, PUBACK/PUBCOMP, PINGRESP); the reply is injected as a
- * kernel event and the hold released; the URC follows after the profile's latency. Every URC
- * of the link goes through `report`, which keeps them in the order the facts happened.
+ * On top of the connection this adds the session: a kernel hold while the model waits on the
+ * broker (CONNACK, SUBACK, PUBACK/PUBCOMP, PINGRESP), the reply injected as a kernel event, the
+ * URC after the profile's latency, and inbound flow control.
  *
  * Teardown comes in two kinds: the peer or the network dropping the socket (`CLOSED`, after any
  * URC already due), and the module letting go itself (MIPCLOSE, MDISCONNECT, PDP loss,
@@ -17,14 +17,14 @@ import type { ClockDriver } from '../clock.js';
 import type { IoHold, Kernel, Ns } from '../kernel.js';
 import type { Logger } from '../log.js';
 import type { LatencyKey } from '../profile.js';
-import { TimerSet } from '../service.js';
 import type { Trace } from '../trace.js';
-import { BridgeSocket, dial, Dialing, DialResult } from '../bridge/dial.js';
+import { BridgeConnection } from '../bridge/connection.js';
+import type { BridgeSocket, DialResult } from '../bridge/dial.js';
 import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from './session-client.js';
 import { KernelTimer } from './kernel-timer.js';
 import { topicMatches } from './payload.js';
 import type { DialTarget, RouteResult } from '../bridge/routes.js';
-import type { SslContext, TlsSetup } from '../bridge/tls-context.js';
+import type { SslContext } from '../bridge/tls-context.js';
 
 /**
  * offline (0) → opening (0, MIPSTART running) → open (2) → handshake (2, MCONNECT running)
@@ -55,8 +55,6 @@ export interface LinkEnv {
 
 export type QoS = 0 | 1 | 2;
 
-/** Wall time a connect may take before it counts as failed (a silent peer). */
-const DIAL_GUARD_MS = 15_000;
 /**
  * Wall time virtual time waits for an acknowledgement before moving on without it (a late
  * one is still reported when it comes); keeps a broker that never answers from freezing the model.
@@ -94,21 +92,16 @@ interface InFlight {
 
 export class MqttLink {
   phase: LinkPhase = 'offline';
-  /** Bumped by every teardown: callbacks of an older socket or session do nothing. */
-  private epoch = 0;
+  /** The bridge connection under the session: dial, socket, epoch, ordered reports. */
+  private readonly conn: BridgeConnection;
   /** Bumped by the module's own teardowns only: inbound messages already taken stay valid after a peer drop. */
   private quietEpoch = 0;
-  private target: DialTarget | undefined;
-  private socket: BridgeSocket | undefined;
   private client: MqttClient | undefined;
   private timer: KernelTimer | undefined;
-  private dialing: Dialing | undefined;
   private connackSeen = false;
   private readonly ops = new Set<InFlight>();
   private readonly qos2Unsent: InFlight[] = [];
   private readonly qos2ById = new Map<number, InFlight>();
-  private readonly timers: TimerSet;
-  private lastReportAt: Ns = 0;
   /** Inbound messages taken off the socket whose URC is not out yet, oldest first. */
   private readonly taken: Array<{ topic: string; payload: Buffer }> = [];
   /** Counters for the trace and tests. */
@@ -124,7 +117,7 @@ export class MqttLink {
   private readingPaused = false;
 
   constructor(private readonly env: LinkEnv) {
-    this.timers = new TimerSet(env.kernel);
+    this.conn = new BridgeConnection(env, 'mqtt');
   }
 
   /** AT+MQTTSTATU's number. */
@@ -141,7 +134,7 @@ export class MqttLink {
   }
 
   get dialTarget(): DialTarget | undefined {
-    return this.target;
+    return this.conn.target;
   }
 
   /** MIPSTART/SSLMIPSTART after its `OK`: `CONNECT OK`, or `STATE:` + `CONNECT FAIL`. */
@@ -149,7 +142,7 @@ export class MqttLink {
     this.setPhase('opening');
     if (!route.ok) return this.failOpen(route.reason);
     const target = route.target;
-    this.target = target;
+    this.conn.target = target;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-dial', detail: { ...target, ca: target.ca !== undefined } });
     this.dialTo(target, (r) => {
       if (!r.ok) return this.failOpen(r.reason);
@@ -163,17 +156,19 @@ export class MqttLink {
 
   /** AT+MCONNECT: false when there is no TCP link to run it on (767). */
   connect(cfg: SessionConfig): boolean {
-    if (this.phase === 'open' && this.socket) {
-      this.handshake(this.socket, cfg);
+    const socket = this.conn.socket;
+    if (this.phase === 'open' && socket) {
+      this.handshake(socket, cfg);
       return true;
     }
-    if (this.phase === 'parked' && this.target) {
+    const target = this.conn.target;
+    if (this.phase === 'parked' && target) {
       this.setPhase('handshake');
       this.connackSeen = false;
-      this.dialTo(this.target, (r) => {
+      this.dialTo(target, (r) => {
         if (!r.ok) {
           this.env.log.info({ reason: r.reason }, 'MCONNECT re-dial failed');
-          this.epoch++;
+          this.conn.invalidate();
           this.setPhase('offline');
           this.report(this.env.latency('mqtt.connack'), () => this.env.urc('ERROR'));
           this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
@@ -194,9 +189,9 @@ export class MqttLink {
    */
   publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, answer: (ok: boolean) => void): boolean {
     const client = this.client;
-    if (this.phase !== 'session' || !client?.connected || !this.socket?.writable) return false;
+    if (this.phase !== 'session' || !client?.connected || !this.conn.socket?.writable) return false;
     this.stats.published++;
-    const epoch = this.epoch;
+    const epoch = this.conn.epoch;
     this.expectOwnEcho(topic);
     if (qos === 0) {
       let sync = true;
@@ -225,7 +220,7 @@ export class MqttLink {
       { qos, retain, cbStorePut: owned },
       (err) =>
         this.complete(op, label, () => {
-          if (epoch !== this.epoch) return;
+          if (!this.conn.current(epoch)) return;
           if (err) return this.env.log.info({ err: err.message }, 'publish not acknowledged');
           this.report(this.env.latency(qos === 1 ? 'mqtt.puback' : 'mqtt.pubcomp'), () => this.env.urc(qos === 1 ? 'PUBACK' : 'PUBCOMP'));
         }),
@@ -238,11 +233,11 @@ export class MqttLink {
   subscribe(topic: string, qos: QoS): boolean {
     const client = this.client;
     if (this.phase !== 'session' || !client?.connected) return false;
-    const epoch = this.epoch;
+    const epoch = this.conn.epoch;
     const op = this.track('mqtt-suback', undefined);
     client.subscribe(topic, { qos }, (err, granted) =>
       this.complete(op, 'mqtt-suback', () => {
-        if (epoch !== this.epoch) return;
+        if (!this.conn.current(epoch)) return;
         const refused = err !== null || !granted || granted.some((g) => g.qos === 128);
         if (!refused) this.granted.add(topic);
         this.report(this.env.latency('mqtt.suback'), () => this.env.urc(refused ? 'ERROR' : 'SUBACK'));
@@ -255,11 +250,11 @@ export class MqttLink {
   unsubscribe(topic: string): boolean {
     const client = this.client;
     if (this.phase !== 'session' || !client?.connected) return false;
-    const epoch = this.epoch;
+    const epoch = this.conn.epoch;
     const op = this.track('mqtt-unsuback', undefined);
     client.unsubscribe(topic, (err) =>
       this.complete(op, 'mqtt-unsuback', () => {
-        if (epoch !== this.epoch) return;
+        if (!this.conn.current(epoch)) return;
         if (!err) this.granted.delete(topic);
         this.report(this.env.latency('mqtt.unsuback'), () => this.env.urc(err ? 'ERROR' : 'UNSUBACK'));
       }),
@@ -277,9 +272,9 @@ export class MqttLink {
       done();
       return true;
     }
-    const socket = this.socket;
+    const socket = this.conn.socket;
     if (this.phase !== 'session' || !socket) return false;
-    const hold = this.env.kernel.hold('mqtt-disconnect');
+    const hold = this.conn.hold('mqtt-disconnect', 30_000);
     this.teardownQuietly('parked', 'MDISCONNECT', true);
     socket.write(DISCONNECT_PACKET, () => {
       this.env.clock.inject('mqtt-disconnect-written', done);
@@ -304,51 +299,13 @@ export class MqttLink {
 
   // ---- internals ----
 
-  /** Dial outside model time under a hold; `then` runs as a kernel event unless the link moved on. */
+  /** Dial outside model time; `then` runs as a kernel event unless the link moved on. */
   private dialTo(target: DialTarget, then: (r: DialResult) => void): void {
-    const epoch = this.epoch;
-    let tls: Extract<TlsSetup, { ok: true }> | undefined;
-    let guardMs = DIAL_GUARD_MS;
-    if (target.tls) {
-      let setup: TlsSetup;
-      try {
-        setup = this.env.sslContext().tlsOptions(target);
-      } catch (err) {
-        setup = { ok: false, reason: `TLS settings: ${(err as Error).message}` };
-      }
-      if (!setup.ok) {
-        then({ ok: false, reason: setup.reason });
-        return;
-      }
-      tls = setup;
-      if (setup.negotiateTimeoutS !== undefined) guardMs = Math.min(guardMs, Math.max(1000, setup.negotiateTimeoutS * 1000));
-      this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-tls', detail: setup.description ?? 'bridge TLS' });
-    }
-    let dialing: Dialing | undefined;
-    const hold = this.env.kernel.hold(`mqtt-dial ${target.host}:${target.port}`, guardMs, () => dialing?.abort('no answer'));
-    const settle = (r: DialResult): void => {
-      this.env.clock.inject('mqtt-dial', () => {
-        if (this.dialing === dialing) this.dialing = undefined;
-        if (epoch !== this.epoch) {
-          if (r.ok) r.socket.destroy();
-          return;
-        }
-        then(r);
-      });
-      hold.release();
-    };
-    try {
-      dialing = dial(target, tls, settle);
-    } catch (err) {
-      // options the TLS stack refuses outright (a custom SslContext's key or cert)
-      settle({ ok: false, reason: (err as Error).message });
-      return;
-    }
-    this.dialing = dialing;
+    this.conn.dial(target, () => this.env.sslContext().tlsOptions(target), then);
   }
 
   private failOpen(reason: string): void {
-    this.env.log.info({ reason, target: this.target }, 'MIPSTART failed');
+    this.env.log.info({ reason, target: this.conn.target }, 'MIPSTART failed');
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-dial-failed', detail: reason });
     this.report(
       this.env.latency('mqtt.connect.fail'),
@@ -361,18 +318,20 @@ export class MqttLink {
   }
 
   private adopt(socket: BridgeSocket): void {
-    this.socket = socket;
-    socket.once('close', () => {
-      this.env.clock.inject('mqtt-socket-closed', () => this.onSocketClosed(socket));
+    this.conn.adopt(
+      socket,
+      () => this.onSocketClosed(),
       // no reply will come on this socket: let the model see the close
-      if (this.socket === socket) for (const op of this.ops) this.release(op);
-    });
+      () => {
+        for (const op of this.ops) this.release(op);
+      },
+    );
   }
 
   private handshake(socket: BridgeSocket, cfg: SessionConfig): void {
     this.setPhase('handshake');
     this.connackSeen = false;
-    const epoch = this.epoch;
+    const epoch = this.conn.epoch;
     const timer = new KernelTimer(this.env.kernel, this.env.now);
     const client = createBridgeClient(socket, cfg, timer);
     this.client = client;
@@ -384,7 +343,7 @@ export class MqttLink {
     });
     client.on('connect', () =>
       this.complete(op, 'mqtt-connack', () => {
-        if (epoch !== this.epoch) return;
+        if (!this.conn.current(epoch)) return;
         this.connackSeen = true;
         this.report(this.env.latency('mqtt.connack'), () => this.env.urc('CONNACK OK'), () => this.setPhase('session'));
       }),
@@ -408,7 +367,7 @@ export class MqttLink {
       } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
         const q = this.qos2ById.get(p.messageId);
         this.qos2ById.delete(p.messageId);
-        if (q) this.env.clock.inject('mqtt-pubrec', () => epoch === this.epoch && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC')));
+        if (q) this.env.clock.inject('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC')));
       }
     });
     socket.once('close', () => {
@@ -455,7 +414,7 @@ export class MqttLink {
     this.releasePingHold();
     for (const e of this.ownEchoes.splice(0)) e.hold.release();
     const check = (): void => {
-      if (epoch !== this.epoch) return; // the session is gone; its parser no longer matters
+      if (!this.conn.current(epoch)) return; // the session is gone; its parser no longer matters
       if (full()) this.env.kernel.after(BACKLOG_POLL, check, 'mqtt-inbound-backpressure');
       else {
         this.readingPaused = false;
@@ -469,12 +428,10 @@ export class MqttLink {
     this.env.clock.inject('mqtt-inbound-backpressure', () => this.env.kernel.after(BACKLOG_POLL, check, 'mqtt-inbound-backpressure'));
   }
 
-  private onSocketClosed(socket: BridgeSocket): void {
-    if (socket !== this.socket) return;
+  private onSocketClosed(): void {
     const was = this.phase;
     const connackSeen = this.connackSeen;
-    this.epoch++;
-    this.socket = undefined;
+    this.conn.invalidate();
     this.detachClient();
     this.abandonOps();
     this.stats.closedByPeer++;
@@ -485,19 +442,14 @@ export class MqttLink {
   }
 
   private teardownQuietly(next: 'offline' | 'parked', why: string, keepSocket = false): void {
-    this.epoch++;
+    this.conn.invalidate();
     this.quietEpoch++;
     const taken = this.taken.splice(0);
-    this.timers.cancelAll();
-    this.lastReportAt = 0;
-    this.dialing?.abort(why);
-    this.dialing = undefined;
+    this.conn.cancelReports();
     this.detachClient();
-    const s = this.socket;
-    this.socket = undefined;
-    if (!keepSocket) s?.destroy();
+    this.conn.release(why, keepSocket);
     this.abandonOps();
-    if (next === 'offline') this.target = undefined;
+    if (next === 'offline') this.conn.target = undefined;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-teardown', detail: why });
     this.setPhase(next);
     this.settleTaken(taken, why);
@@ -596,23 +548,9 @@ export class MqttLink {
     this.qos2ById.clear();
   }
 
-  /**
-   * Print a URC of this link after `delay`, never before one scheduled earlier. `effect`
-   * (a state change) applies only if the link is still the one that scheduled it.
-   */
+  /** A URC of this link, in the order the facts happened (BridgeConnection.report). */
   private report(delay: Ns, print: () => void, effect?: () => void): void {
-    const epoch = this.epoch;
-    const now = this.env.kernel.now;
-    const at = Math.max(now + delay, this.lastReportAt);
-    this.lastReportAt = at;
-    this.timers.after(
-      at - now,
-      () => {
-        if (effect && epoch === this.epoch) effect();
-        print();
-      },
-      'mqtt-urc',
-    );
+    this.conn.report(delay, print, effect);
   }
 
   private setPhase(to: LinkPhase): void {

@@ -1,0 +1,173 @@
+/**
+ * One IP connection of the module through the bridge, whatever runs on it (the MQTT session
+ * today; a TCP/IP socket of AT+CIPSTART on the same piece later).
+ *
+ * Real I/O enters model time one way: while the dial runs a kernel hold is open (so virtual
+ * time stands still), its result is injected as a kernel event and the hold released. An epoch,
+ * bumped by every teardown, makes callbacks of an older socket do nothing. Reports to the host
+ * go through `report`, which keeps them in the order the facts happened.
+ */
+import type { ClockDriver } from '../clock.js';
+import type { IoHold, Kernel, Ns } from '../kernel.js';
+import type { Logger } from '../log.js';
+import { TimerSet } from '../service.js';
+import type { Trace } from '../trace.js';
+import { BridgeSocket, dial, Dialing, DialResult } from './dial.js';
+import type { DialTarget } from './routes.js';
+import type { TlsSetup } from './tls-context.js';
+
+export interface BridgeEnv {
+  kernel: Kernel;
+  clock: ClockDriver;
+  trace: Trace;
+  log: Logger;
+}
+
+/** Wall time a connect may take before it counts as failed (a silent peer). */
+export const DIAL_GUARD_MS = 15_000;
+
+export class BridgeConnection {
+  /** Bumped by every teardown: callbacks of an older socket or session do nothing. */
+  private epochNow = 0;
+  private currentTarget: DialTarget | undefined;
+  private currentSocket: BridgeSocket | undefined;
+  private dialing: Dialing | undefined;
+  private readonly timers: TimerSet;
+  private lastReportAt: Ns = 0;
+
+  constructor(
+    private readonly env: BridgeEnv,
+    /** Prefix of trace records and kernel labels (`mqtt` → `mqtt-dial`, `mqtt-tls`, `mqtt-urc`). */
+    private readonly name: string,
+  ) {
+    this.timers = new TimerSet(env.kernel);
+  }
+
+  get epoch(): number {
+    return this.epochNow;
+  }
+
+  /** True while nothing has torn down the connection since `epoch` was read. */
+  current(epoch: number): boolean {
+    return epoch === this.epochNow;
+  }
+
+  /** The connection is gone: what an older socket or session still reports is ignored. */
+  invalidate(): void {
+    this.epochNow++;
+  }
+
+  get target(): DialTarget | undefined {
+    return this.currentTarget;
+  }
+
+  set target(t: DialTarget | undefined) {
+    this.currentTarget = t;
+  }
+
+  get socket(): BridgeSocket | undefined {
+    return this.currentSocket;
+  }
+
+  /**
+   * Dial outside model time under a hold; `then` runs as a kernel event unless the connection
+   * moved on meanwhile. `tls` is asked for the TLS settings now (a TLS target only).
+   */
+  dial(target: DialTarget, tls: () => TlsSetup, then: (r: DialResult) => void): void {
+    const epoch = this.epochNow;
+    let setup: Extract<TlsSetup, { ok: true }> | undefined;
+    let guardMs = DIAL_GUARD_MS;
+    if (target.tls) {
+      let s: TlsSetup;
+      try {
+        s = tls();
+      } catch (err) {
+        s = { ok: false, reason: `TLS settings: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      if (!s.ok) {
+        then({ ok: false, reason: s.reason });
+        return;
+      }
+      setup = s;
+      if (s.negotiateTimeoutS !== undefined) guardMs = Math.min(guardMs, Math.max(1000, s.negotiateTimeoutS * 1000));
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: `${this.name}-tls`, detail: s.description ?? 'bridge TLS' });
+    }
+    let dialing: Dialing | undefined;
+    const hold = this.env.kernel.hold(`${this.name}-dial ${target.host}:${target.port}`, guardMs, () => dialing?.abort('no answer'));
+    const settle = (r: DialResult): void => {
+      this.env.clock.inject(`${this.name}-dial`, () => {
+        if (this.dialing === dialing) this.dialing = undefined;
+        if (epoch !== this.epochNow) {
+          if (r.ok) r.socket.destroy();
+          return;
+        }
+        then(r);
+      });
+      hold.release();
+    };
+    try {
+      dialing = dial(target, setup, settle);
+    } catch (err) {
+      // options the TLS stack refuses outright (a custom SslContext's key or cert)
+      settle({ ok: false, reason: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    this.dialing = dialing;
+  }
+
+  /**
+   * Take the dialled socket. `closed` runs as a kernel event when it closes while still ours;
+   * `lost` runs at once, outside model time, so holds on replies that cannot come are let go.
+   */
+  adopt(socket: BridgeSocket, closed: () => void, lost: () => void): void {
+    this.currentSocket = socket;
+    socket.once('close', () => {
+      this.env.clock.inject(`${this.name}-socket-closed`, () => {
+        if (socket !== this.currentSocket) return;
+        this.currentSocket = undefined;
+        closed();
+      });
+      if (this.currentSocket === socket) lost();
+    });
+  }
+
+  /** Let go of the socket and any dial; returns the socket when `keep` (the caller ends it). */
+  release(why: string, keep = false): BridgeSocket | undefined {
+    this.dialing?.abort(why);
+    this.dialing = undefined;
+    const s = this.currentSocket;
+    this.currentSocket = undefined;
+    if (!keep) s?.destroy();
+    return keep ? s : undefined;
+  }
+
+  /** A hold on real I/O of this connection. */
+  hold(label: string, guardMs: number): IoHold {
+    return this.env.kernel.hold(label, guardMs);
+  }
+
+  /**
+   * Print a report of this connection after `delay`, never before one scheduled earlier.
+   * `effect` (a state change) applies only if the connection is still the one that scheduled it.
+   */
+  report(delay: Ns, print: () => void, effect?: () => void): void {
+    const epoch = this.epochNow;
+    const now = this.env.kernel.now;
+    const at = Math.max(now + delay, this.lastReportAt);
+    this.lastReportAt = at;
+    this.timers.after(
+      at - now,
+      () => {
+        if (effect && epoch === this.epochNow) effect();
+        print();
+      },
+      `${this.name}-urc`,
+    );
+  }
+
+  /** The module lets go: reports still due are not printed. */
+  cancelReports(): void {
+    this.timers.cancelAll();
+    this.lastReportAt = 0;
+  }
+}
