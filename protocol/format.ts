@@ -16,6 +16,12 @@ export interface FormatSettings {
   s4: number;
 }
 
+/** The V.250 line settings (ATE, ATV, ATQ, AT+CMEE, S3/S4/S5) the module keeps. */
+export interface LineSettings extends FormatSettings {
+  echo: boolean;
+  s5: number;
+}
+
 export type Final =
   | { kind: 'ok' }
   | { kind: 'error' }

@@ -11,7 +11,7 @@ export interface LineSettings {
   s5: number;
   /** ATE: echo received command characters. */
   echo: boolean;
-  /** Longest command line kept; a longer one is discarded whole (decisions §3). */
+  /** Longest command line kept; a longer one is discarded whole (behaviour §3). */
   maxLine: number;
 }
 

@@ -59,7 +59,7 @@ export interface CommandSpec<P extends readonly ParamSpec[] | undefined = readon
   /** `+CGREG`, `E`, `&W`, `S3`: as the parser names it. */
   name: string;
   summary: string;
-  /** Source of the behaviour, e.g. `M p.130`, `seed`, `decisions §9`. */
+  /** Source of the behaviour, e.g. `M p.130`, `seed`, `behaviour §9`. */
   source?: string;
   /** Parameters of the set form. */
   params?: P;

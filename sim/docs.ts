@@ -10,6 +10,8 @@ import { COMMAND_GROUPS } from './groups.js';
 import type { ParamSpec } from '../protocol/params.js';
 import type { CommandGroup } from './service.js';
 import { createModem } from './modem.js';
+import type { Profile } from './profile.js';
+import { profiles } from './profiles/index.js';
 
 const atName = (s: CommandSpec): string => `AT${s.name}`;
 
@@ -66,12 +68,78 @@ export function renderCoverage(specs: readonly CommandSpec[], groups: readonly C
   return [`Implemented ${done} of the ${total} manual commands in scope:`, '', ...lines, ''].join('\n');
 }
 
+/** When each spelling is printed, in the order of the table. */
+const SPELLING_ROWS: ReadonlyArray<[keyof Profile['spellings'], string]> = [
+  ['registered', 'registration completes'],
+  ['deregistered', 'registration is lost'],
+  ['nitz', 'network time, after registration'],
+  ['pdpAct', 'the module activates a context'],
+  ['pdpDeact', 'the network deactivates a context'],
+  ['mePdpDeact', 'AT+CGACT=0 deactivates a context'],
+  ['nwDetach', 'the network detaches the module'],
+  ['shutOk', 'final result of AT+CIPSHUT'],
+  ['mqttConnectFailState', 'line before CONNECT FAIL'],
+  ['cmeeRead', 'AT+CMEE? prefix'],
+  ['cgdcontFields', 'fields of an AT+CGDCONT? line'],
+];
+
+/** URCs whose spelling no profile changes. */
+const FIXED_URCS: ReadonlyArray<[string, string]> = [
+  ['+CREG: <stat>[,"<lac>","<ci>",<act>]', 'registration status changes with AT+CREG=1 (2: also the cell); CGREG and CEREG alike'],
+  ['STATE: <state>', 'after the OK of AT+CIPSTATUS'],
+  ['CONNECT OK', 'MIPSTART / SSLMIPSTART reached the broker'],
+  ['ALREADY CONNECT', 'MIPSTART while a link is up'],
+  ['CONNECT FAIL', 'MIPSTART could not connect (after the `STATE:` line)'],
+  ['CONNACK OK', 'the broker accepted MCONNECT'],
+  ['ERROR', 'the broker refused MCONNECT, or a filter of MSUB'],
+  ['SUBACK', 'MSUB acknowledged'],
+  ['UNSUBACK', 'MUNSUB acknowledged'],
+  ['PUBACK', 'a QoS 1 MPUB acknowledged'],
+  ['PUBREC', 'a QoS 2 MPUB received by the broker'],
+  ['PUBCOMP', 'a QoS 2 MPUB completed'],
+  ['+MSUB: "<topic>",<len> byte,<payload>', 'a message arrived (AT+MQTTMSGSET=0)'],
+  ['+MSUB: <slot>', 'a message was cached (AT+MQTTMSGSET=1)'],
+  ['CLOSED', 'the broker or the network closed the link'],
+];
+
+const cell = (v: unknown): string => {
+  if (Array.isArray(v)) return v.length === 0 ? '(none)' : v.map((x) => `\`${String(x)}\``).join(' then ');
+  return typeof v === 'string' ? `\`${v}\`` : String(v);
+};
+
+/** Every URC and result spelling per profile: boot lines first, then the `spellings` table. */
+export function renderSpellings(ps: Readonly<Record<string, Profile>> = profiles): string {
+  const list = Object.values(ps);
+  const head = `| printed when | profile value | ${list.map((p) => p.name).join(' | ')} |`;
+  const rule = `|---|---|${list.map(() => '---').join('|')}|`;
+  const boot = `| boot (ms after power-on) | \`boot.urcs\` | ${list.map((p) => esc(p.boot.urcs.map((u) => `\`${u.text}\` ${u.at / 1e6}`).join(', '))).join(' | ')} |`;
+  const rows = SPELLING_ROWS.map(
+    ([key, when]) => `| ${esc(when)} | \`spellings.${key}\` | ${list.map((p) => esc(cell(p.spellings[key]))).join(' | ')} |`,
+  );
+  const fixed = FIXED_URCS.map(([text, when]) => `| \`${esc(text)}\` | ${esc(when)} |`);
+  return [
+    head,
+    rule,
+    boot,
+    ...rows,
+    '',
+    '`{cid}` stands for the context id. Override any of them with `profileOverrides`.',
+    '',
+    'The same on every profile (spelled in the code, from the manual and the seed flows):',
+    '',
+    '| URC | printed when |',
+    '|---|---|',
+    ...fixed,
+    '',
+  ].join('\n');
+}
+
 export function replaceSection(doc: string, marker: string, body: string): string {
   const begin = `<!-- ${marker}:begin -->`;
   const end = `<!-- ${marker}:end -->`;
   const i = doc.indexOf(begin);
   const j = doc.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`README has no ${marker} markers`);
+  if (i < 0 || j < i) throw new Error(`no ${marker} markers in the document`);
   return doc.slice(0, i + begin.length) + '\n' + body + doc.slice(j);
 }
 
@@ -84,10 +152,21 @@ export async function renderReadme(readme: string, groups: readonly CommandGroup
   return doc;
 }
 
+/** docs/behaviour.md with its generated spellings table. */
+export function renderBehaviour(doc: string): string {
+  return replaceSection(doc, 'spellings', renderSpellings());
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const path = new URL('../README.md', import.meta.url);
-  const before = readFileSync(path, 'utf8');
-  const after = await renderReadme(before);
-  if (after !== before) writeFileSync(path, after);
-  process.stdout.write(after === before ? 'README.md is up to date\n' : 'README.md updated\n');
+  const docs: Array<[string, (text: string) => Promise<string> | string]> = [
+    ['../README.md', (t) => renderReadme(t)],
+    ['../docs/behaviour.md', renderBehaviour],
+  ];
+  for (const [rel, render] of docs) {
+    const path = new URL(rel, import.meta.url);
+    const before = readFileSync(path, 'utf8');
+    const after = await render(before);
+    if (after !== before) writeFileSync(path, after);
+    process.stdout.write(`${rel.slice(3)} ${after === before ? 'is up to date' : 'updated'}\n`);
+  }
 }

@@ -4,19 +4,19 @@
  * from the profile), the command queue, URC ordering and raw-data prompts.
  */
 import { LineAssembler, LineEvent } from '../protocol/line.js';
-import { ERROR, Final, FormatSettings, OK, cme, formatFinal, formatInfo } from '../protocol/format.js';
+import { ERROR, Final, LineSettings, OK, cme, formatFinal, formatInfo } from '../protocol/format.js';
 import { parseCommandLine, ParsedCommand, RawParam } from '../protocol/parse.js';
 import { parseParams, ParamValue } from '../protocol/params.js';
 import { CmeCode } from '../protocol/errors.js';
 import { CommandContext, CommandSpec, CommandTable, Handler, RawInput } from './commands.js';
 import { Kernel, TimerHandle } from './kernel.js';
 import { Profile, Latency, LatencyKey, latencyOf } from './profile.js';
-import type { HostOutput, LineControl, LineSettings } from './service.js';
+import type { HostOutput, LineControl } from './service.js';
 import { Trace } from './trace.js';
 import { Uart } from './uart.js';
 import type { Logger } from 'pino';
 
-export type EngineSettings = LineSettings & FormatSettings;
+export type EngineSettings = LineSettings;
 
 /** What the engine asks of the module before it takes a byte or runs a command. */
 export interface EngineGate {

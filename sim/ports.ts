@@ -3,10 +3,10 @@
  * factory and sees only that interface; the modem provides the ports of the module itself
  * (`module`). A group of the user's own may add ports by merging into `PortMap`.
  */
-import type { BridgeOptions } from './bridge/routes.js';
+import type { BridgeOptions } from './bridge/options.js';
 import type { PdpSnapshot } from './network/pdp-context.js';
 import type { TlsParams } from './ssl/tls.js';
-import type { LineSettings } from './service.js';
+import type { LineSettings } from '../protocol/format.js';
 
 /** AT+CFUN: 0 minimum, 1 full, 4 flight. */
 export type Cfun = 0 | 1 | 4;

@@ -81,7 +81,7 @@ export interface Profile {
     cmee: 0 | 1 | 2;
   };
   limits: {
-    /** Longest command line (decisions §3). */
+    /** Longest command line (behaviour §3). */
     lineBuffer: number;
     /** Lines queued while a command runs; more are answered ERROR. */
     pendingLines: number;
@@ -151,11 +151,11 @@ export interface Profile {
     nitz: string[];
     /** Fields in a +CGDCONT read line: 6 (manual, with d_comp,h_comp) or 4 (real EC7xx log). */
     cgdcontFields: 4 | 6;
-    /** Final result of AT+CIPSHUT (decisions §9). */
+    /** Final result of AT+CIPSHUT (behaviour §9). */
     shutOk: FinalWord;
     /** Read form of AT+CMEE (the manual prints a space before the colon). */
     cmeeRead: string;
-    /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (decisions §11). */
+    /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (behaviour §11). */
     mqttConnectFailState: string;
   };
   /** Latency per modelled step (`simple`, `fs.mkdir`, `mqtt.connack` ...). */

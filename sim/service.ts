@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { PortName, Ports } from './ports.js';
 import type { Latency, LatencyKey, Profile } from './profile.js';
 import type { Trace } from './trace.js';
+import type { LineSettings } from '../protocol/format.js';
 
 /** One command group's state and behaviour (system, network, pdp, mqtt, ssl, fs …). */
 export interface Service {
@@ -39,17 +40,9 @@ export interface HostOutput {
   readonly heldUrcCount: number;
 }
 
-/** The line settings of V.250 (ATE, ATV, ATQ, CMEE, S3/S4/S5), changed only through here. */
-export interface LineSettings {
-  echo: boolean;
-  verbose: boolean;
-  quiet: boolean;
-  cmee: 0 | 1 | 2;
-  s3: number;
-  s4: number;
-  s5: number;
-}
+export type { LineSettings } from '../protocol/format.js';
 
+/** The line settings, changed only through here (the engine implements it). */
 export interface LineControl {
   readonly settings: Readonly<LineSettings>;
   /** Change some settings; the line assembler follows at once. */

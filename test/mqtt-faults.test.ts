@@ -1,6 +1,6 @@
 /**
  * The MQTT link when things go wrong or elsewhere: TCP drops and recovery (seed), the broker's
- * connect window (decisions §13), keepalive on model time (§18), SSLMIPSTART and SNI (§12),
+ * connect window (behaviour §13), keepalive on model time (§18), SSLMIPSTART and SNI (§12),
  * routes and pass-through, CONNECT FAIL, PDP loss (§9) and reboot (§7).
  */
 import { recentGuardExpiries } from '../sim/kernel.js';

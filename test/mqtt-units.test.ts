@@ -10,7 +10,7 @@ import { decodeAsciiMessage, decodeHexMessage, utf8FromWire, validPublishTopic, 
 import { parseEndpoint, parseRouteSpec, RouteTable } from '../sim/bridge/routes.js';
 import { externalBroker, mqttOptionsFromBroker, parseBrokerAuth } from '../sim/mqtt/options.js';
 
-describe('payload codecs (decisions §14)', () => {
+describe('payload codecs (behaviour §14)', () => {
   it('ASCII mode decodes the four documented escapes, case-insensitively, and leaves others alone', () => {
     expect(decodeAsciiMessage('a\\22b\\0d\\0A\\5Cc').toString('latin1')).toBe('a"b\r\n\\c');
     expect(decodeAsciiMessage('\\41\\2').toString('latin1')).toBe('\\41\\2');
@@ -40,7 +40,7 @@ describe('payload codecs (decisions §14)', () => {
   });
 });
 
-describe('MessageCache (decisions §16)', () => {
+describe('MessageCache (behaviour §16)', () => {
   it('takes the lowest free slot, overwrites the oldest, drains oldest first', () => {
     const c = new MessageCache(4);
     const slots = ['a', 'b', 'c', 'd'].map((t) => c.store(t, Buffer.from(t)).slot);
@@ -56,7 +56,7 @@ describe('MessageCache (decisions §16)', () => {
   });
 });
 
-describe('RouteTable (decisions §12)', () => {
+describe('RouteTable (behaviour §12)', () => {
   const broker = { url: 'mqtt://127.0.0.1:1883', tlsUrl: 'mqtts://127.0.0.1:8883', ca: 'PEM' };
 
   it('sends every destination to the broker, keeping the asked name as SNI', () => {

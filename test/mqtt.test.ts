@@ -1,7 +1,7 @@
 /**
  * The MQTT command set against the embedded broker on real sockets, with a separate `mqtt`
  * client on the far side checking what the modem published. Byte-exact where the seed shows
- * bytes (seeds/000 "普通流程"; decisions §10–17).
+ * bytes (seeds/000 "普通流程"; behaviour §10–17).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../sim/broker/index.js';

@@ -1,12 +1,11 @@
 /**
- * Where a MIPSTART/SSLMIPSTART goes (decisions §12). The host names a destination; by default
+ * Where a MIPSTART/SSLMIPSTART goes (behaviour §12). The host names a destination; by default
  * the configured broker serves every destination (plain listener for MIPSTART, TLS for
  * SSLMIPSTART); route rules and a pass-through mode send it elsewhere. The name the host asked
  * for is kept for the trace and used as the TLS server name (SNI), so the embedded broker's
  * per-name leaf certificate verifies.
  */
 import { isIP } from 'node:net';
-import type { SslContext } from './tls-context.js';
 
 /** The broker that serves every destination no route claims. */
 export interface BrokerEndpoint {
@@ -47,18 +46,6 @@ export interface DialTarget {
   /** CA to verify against; absent means no verification unless an SslContext says otherwise. */
   ca?: string;
   via: 'broker' | 'route' | 'pass-through';
-}
-
-/** Where the module's IP links go (decisions §12): MQTT today, TCP sockets on the same bridge later. */
-export interface BridgeOptions {
-  /** The broker serving every destination (default: none — MIPSTART then ends in CONNECT FAIL). */
-  broker?: BrokerEndpoint;
-  /** Rules tried first, in order. */
-  routes?: MqttRoute[];
-  /** Connect to whatever the host asked for (after routes). */
-  passThrough?: boolean;
-  /** TLS settings for SSLMIPSTART (default: SSL context 88 of AT+SSLCFG). */
-  sslContext?: SslContext;
 }
 
 export type RouteResult = { ok: true; target: DialTarget } | { ok: false; reason: string };

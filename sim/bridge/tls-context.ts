@@ -1,6 +1,6 @@
 /**
  * SSL context 88: the TLS settings SSLMIPSTART dials with. The module's own context comes from
- * AT+SSLCFG (seclevel, cacert, clientcert, clientkey … read from flash at dial time, decisions
+ * AT+SSLCFG (seclevel, cacert, clientcert, clientkey … read from flash at dial time, behaviour
  * §19); the bridge adds one thing the host never sees: when the context asks for no
  * verification and the route knows its broker's CA (the embedded broker), the chain is still
  * checked against that CA, which the SNI leaf of the name the host asked for always passes.

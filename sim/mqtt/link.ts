@@ -263,7 +263,7 @@ export class MqttLink {
   }
 
   /**
-   * AT+MDISCONNECT (decisions §17): DISCONNECT goes out, the link stays at state 2 with no
+   * AT+MDISCONNECT (behaviour §17): DISCONNECT goes out, the link stays at state 2 with no
    * `CLOSED`. `done()` once the packet is written (at once from state 2); false from state 0
    * or while MCONNECT is still running (767).
    */
@@ -291,7 +291,7 @@ export class MqttLink {
     return true;
   }
 
-  /** PDP loss or power-off: the link is gone, nothing is printed (decisions §9). */
+  /** PDP loss or power-off: the link is gone, nothing is printed (behaviour §9). */
   drop(why: string): void {
     // even from state 0: a CLOSED still due must not print after a reboot
     this.teardownQuietly('offline', why);

@@ -1,5 +1,5 @@
 /**
- * The module's RAM table of received messages for AT+MQTTMSGSET=1 (decisions §16): a fixed
+ * The module's RAM table of received messages for AT+MQTTMSGSET=1 (behaviour §16): a fixed
  * number of slots; a new message takes the lowest free slot, else overwrites the oldest. The
  * table is lost on reboot.
  */

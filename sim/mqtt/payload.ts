@@ -1,5 +1,5 @@
 /**
- * How AT+MPUB's <message> text becomes payload bytes (decisions §14), and how bytes go back out
+ * How AT+MPUB's <message> text becomes payload bytes (behaviour §14), and how bytes go back out
  * on the UART. Command lines reach services as latin1 strings (one char per received byte), so
  * `latin1` conversions here are exact byte copies, never a character-set guess.
  */

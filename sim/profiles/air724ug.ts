@@ -5,7 +5,7 @@ const l = (baseMs: number, jitterMs = 0) => ({ base: ms(baseMs), jitter: ms(jitt
 
 /**
  * Luat Air724UG (RDA8910, firmware AirM2M_720U_V…_LTE_AT). Boot lines and timings follow
- * decisions §5 and the real AT+RESET log (OK ~24 ms, RDY ~1.5 s after OK).
+ * behaviour §5 and the real AT+RESET log (OK ~24 ms, RDY ~1.5 s after OK).
  */
 export const air724ug: Profile = {
   name: 'air724ug',

@@ -4,7 +4,7 @@ import { air724ug } from './air724ug.js';
 
 const l = (baseMs: number, jitterMs = 0) => ({ base: ms(baseMs), jitter: ms(jitterMs) });
 
-/** Luat Air780E (EC618, firmware AirM2M_780E_V11xx_LTE_AT): the boot log of at-commands.md §9. */
+/** Luat Air780E (EC618, firmware AirM2M_780E_V11xx_LTE_AT): the boot log of behaviour §24. */
 export const air780eOverrides: DeepPartial<Profile> = {
   name: 'air780e',
   description: 'Luat Air780E Cat.1 (EC618), AT firmware AirM2M_780E',

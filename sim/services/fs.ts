@@ -1,5 +1,5 @@
 /**
- * The flash file system commands (manual chapter 11; decisions §20–22) over the FlashImage of
+ * The flash file system commands (manual chapter 11; behaviour §20–22) over the FlashImage of
  * fs-model/. A name outside the safe set answers 765; a well-formed request the image cannot
  * honour (missing file or directory, no space, not empty) answers 767.
  */
@@ -80,7 +80,7 @@ export class FsService implements Service, FlashFiles {
       command({
         name: '+FSCREATE',
         summary: 'Create an empty file (an existing file keeps its content)',
-        source: 'M p.141; decisions §20',
+        source: 'M p.141; behaviour §20',
         params: [fileName()],
         latency: 'fs.create',
         test: [],
@@ -92,7 +92,7 @@ export class FsService implements Service, FlashFiles {
       command({
         name: '+FSWRITE',
         summary: 'Write raw bytes after `>`: mode 0 replaces the content, 1 appends; TimeOut writes nothing',
-        source: 'M p.142; decisions §21',
+        source: 'M p.142; behaviour §21',
         params: [fileName(), enumParam('mode', [0, 1]), intParam('filesize', 1, limits.fsWriteMax), intParam('inputtime', 1, 4294967295)],
         test: [],
         set: (ctx, [name, mode, size, inputTime]) => this.guard(ctx, () => {

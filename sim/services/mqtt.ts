@@ -1,5 +1,5 @@
 /**
- * The MQTT command set (manual chapter 16; at-commands.md §4; decisions §10–18) over the one
+ * The MQTT command set (manual chapter 16; behaviour §10–18, §23) over the one
  * MqttLink the module has. Commands answer at once (`OK` means accepted); what the broker says
  * comes later as URCs (CONNECT OK, CONNACK OK, SUBACK, PUBACK, +MSUB, CLOSED …).
  */
@@ -11,7 +11,8 @@ import { sec } from '../kernel.js';
 import { LinkEnv, MqttLink, QoS } from '../mqtt/link.js';
 import { MessageCache } from '../mqtt/message-cache.js';
 import { decodeAsciiMessage, decodeMessage, utf8FromWire, validPublishTopic, validTopicFilter, wireFromUtf8 } from '../mqtt/payload.js';
-import { BridgeOptions, RouteTable } from '../bridge/routes.js';
+import type { BridgeOptions } from '../bridge/options.js';
+import { RouteTable } from '../bridge/routes.js';
 import { ModuleSslContext, SslContext } from '../bridge/tls-context.js';
 import type { Bearer, TlsProvider } from '../ports.js';
 import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
@@ -19,7 +20,7 @@ import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
 export type { BrokerEndpoint, MqttRoute } from '../bridge/routes.js';
 export type { SslContext } from '../bridge/tls-context.js';
 
-/** Where the modem's MQTT links go (decisions §12). */
+/** Where the modem's MQTT links go (behaviour §12). */
 export type MqttServiceOptions = BridgeOptions;
 
 /** AT+MCONFIG's settings (RAM). */
@@ -113,7 +114,7 @@ export class MqttService implements Service {
     return { clientId: this.env.profile.identity.imei, username: '', password: Buffer.alloc(0), will: undefined };
   }
 
-  /** An inbound PUBLISH: printed raw (direct) or stored (cache), never dropped (decisions §16). */
+  /** An inbound PUBLISH: printed raw (direct) or stored (cache), never dropped (behaviour §16). */
   private deliver(topic: string, payload: Buffer): void {
     const { host } = this.env;
     if (this.msgSet === 0) {
@@ -176,7 +177,7 @@ export class MqttService implements Service {
       command({
       name,
       summary: `Open the ${secure ? 'TLS (SSL context 88)' : 'TCP'} link: OK, then CONNECT OK | ALREADY CONNECT | STATE + CONNECT FAIL`,
-      source: 'M p.239; decisions §11, §12',
+      source: 'M p.239; behaviour §11, §12',
       needsRadio: true,
       params: [stringParam('svraddr', 255), intParam('port', 1, 65535)],
       test: [`${name}:"(0,255).(0,255).(0,255).(0,255)",(1-65535)`, `${name}:"DOMAIN NAME",(1-65535)`],
@@ -213,7 +214,7 @@ export class MqttService implements Service {
       command({
         name: '+MCONFIG',
         summary: 'Client id, user name, password and will (RAM; used by the next MCONNECT)',
-        source: 'M p.238; at-commands §4',
+        source: 'M p.238; behaviour §23',
         params: [
           stringParam('clientid', field, { allowEmpty: true }),
           stringParam('username', field, { optional: true, allowEmpty: true }),
@@ -250,7 +251,7 @@ export class MqttService implements Service {
       command({
         name: '+MCONNECT',
         summary: 'MQTT CONNECT over the open link: OK, then CONNACK OK, or a bare ERROR if refused',
-        source: 'M p.240; decisions §13',
+        source: 'M p.240; behaviour §13',
         // the third parameter (keepalive > 300 s mode) of later manuals is accepted and ignored
         params: [enumParam('clean', [0, 1]), intParam('keepalive', 1, 65535), enumParam('mode', [0, 1], true)],
         test: ['+MCONNECT:(0-1),(1-65535)'],
@@ -264,7 +265,7 @@ export class MqttService implements Service {
       command({
         name: '+MPUB',
         summary: 'Publish a quoted message (ASCII escapes, or hex with MQTTMODE=1); PUBACK / PUBREC+PUBCOMP follow',
-        source: 'M p.241; decisions §14, §15',
+        source: 'M p.241; behaviour §14, §15',
         params: [stringParam('topic', topicMax), enumParam('qos', QOS), enumParam('retain', [0, 1]), stringParam('message', lim.lineBuffer, { quotes: 'required', allowEmpty: true })],
         test: ['+MPUB:<topic>,(0-2),(0-1),<message>'],
         set: (ctx, [topic, qos, retain, message]) => {
@@ -316,7 +317,7 @@ export class MqttService implements Service {
       command({
         name: '+MQTTMODE',
         summary: 'MPUB message encoding: 0 ASCII (default), 1 HEX',
-        source: 'M p.245; decisions §14',
+        source: 'M p.245; behaviour §14',
         params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMODE: (0,1)'],
         read: (ctx) => {
@@ -331,7 +332,7 @@ export class MqttService implements Service {
       command({
         name: '+MQTTMSGSET',
         summary: 'Received messages: 0 direct +MSUB URC (default), 1 cache (+MSUB: <slot>)',
-        source: 'M p.244; decisions §16',
+        source: 'M p.244; behaviour §16',
         params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMSGSET:(0,1)'],
         read: (ctx) => {
@@ -346,7 +347,7 @@ export class MqttService implements Service {
       {
         name: '+MQTTMSGGET',
         summary: 'Read the cache: valid slots oldest first as +MSUB: <topic>,<len> byte,<payload>, then free them',
-        source: 'M p.244; decisions §16',
+        source: 'M p.244; behaviour §16',
         test: [],
         read: (ctx) => {
           for (let i = 0; i < this.cache.size; i++) ctx.info(`+MQTTMSGGET: ${i},${this.cache.isValid(i) ? 'VALID' : 'INVALID'}`);
@@ -362,7 +363,7 @@ export class MqttService implements Service {
       {
         name: '+MDISCONNECT',
         summary: 'Send MQTT DISCONNECT; the link stays at state 2, no CLOSED follows',
-        source: 'M p.246; decisions §17',
+        source: 'M p.246; behaviour §17',
         test: [],
         exec: (ctx) => {
           if (!this.link.disconnect(() => ctx.ok())) ctx.cme(CmeCode.operationFailed);
@@ -371,14 +372,14 @@ export class MqttService implements Service {
       {
         name: '+MIPCLOSE',
         summary: 'Close the link: OK from state 1 or 2, +CME ERROR: 767 from state 0',
-        source: 'M p.246; decisions §17',
+        source: 'M p.246; behaviour §17',
         test: [],
         exec: (ctx) => (this.link.close() ? ctx.ok() : ctx.cme(CmeCode.operationFailed)),
       },
       {
         name: '+MQTTSTATU',
         summary: 'Link state: +MQTTSTATU :<n> (0 offline, 1 session up, 2 TCP up)',
-        source: 'M p.246; decisions §10',
+        source: 'M p.246; behaviour §10',
         test: [],
         exec: (ctx) => {
           ctx.info(`+MQTTSTATU :${this.link.status}`);

@@ -339,7 +339,7 @@ export class NetworkService implements Service, RadioState {
       command({
         name: '+CFUN',
         summary: 'Functionality: 0 minimum, 1 full, 4 flight; `,1` reboots',
-        source: 'M p.42; decisions §7',
+        source: 'M p.42; behaviour §7',
         params: [intParam('fun', 0, 4), intParam('rst', 0, 1, true)],
         test: ['+CFUN: (0,1,4),(0,1)'],
         read: (ctx) => {

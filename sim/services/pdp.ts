@@ -1,7 +1,7 @@
 /**
  * Packet domain: GPRS attach (AT+CGATT), PDP contexts (AT+CGDCONT, AT+CGACT, AT+CGPADDR) and
  * the single-link TCPIP state (AT+CIPSHUT, AT+CIPSTATUS). The network service drives attach
- * from registration; like LTE, attach brings up the default context cid 1 (decisions §8).
+ * from registration; like LTE, attach brings up the default context cid 1 (behaviour §8).
  *
  * Other services read `dataReady` and hear of bearer loss through `onBearerLost`. Network-side
  * events (`networkDeactivate`, `networkDetach`) are public for the scenario runner and the
@@ -57,7 +57,7 @@ export class PdpService implements Service, Bearer {
 
   /**
    * True when the radio is on, the module registered and attached, a context is active with an
-   * address, and the TCPIP state is not `PDP DEACT` (decisions §9: MIPSTART may run).
+   * address, and the TCPIP state is not `PDP DEACT` (behaviour §9: MIPSTART may run).
    */
   get dataReady(): boolean {
     const n = this.radio;
@@ -198,7 +198,7 @@ export class PdpService implements Service, Bearer {
     this.checkReady();
   }
 
-  /** Contexts go down; listeners hear of a lost bearer before the URC is printed (decisions §9). */
+  /** Contexts go down; listeners hear of a lost bearer before the URC is printed (behaviour §9). */
   private teardown(cids: number[], how: Teardown): void {
     const gone = cids.filter((cid) => this.contexts.get(cid)?.active);
     if (gone.length === 0) return;
@@ -376,7 +376,7 @@ export class PdpService implements Service, Bearer {
       {
         name: '+CIPSHUT',
         summary: 'Close every IP connection; TCPIP state back to IP INITIAL; answers SHUT OK',
-        source: 'M p.173; decisions §9',
+        source: 'M p.173; behaviour §9',
         latency: 'cipshut',
         test: [],
         exec: (ctx) => {

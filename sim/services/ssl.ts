@@ -1,5 +1,5 @@
 /**
- * SSL configuration contexts, AT+SSLCFG (manual p.150; decisions §19), and the TLS options the
+ * SSL configuration contexts, AT+SSLCFG (manual p.150; behaviour §19), and the TLS options the
  * MQTT bridge uses for SSLMIPSTART. Settings live in RAM: every power-on starts from defaults.
  */
 import { command, CommandSpec } from '../commands.js';
@@ -63,7 +63,7 @@ export class SslService implements Service, TlsProvider {
       command({
         name: '+SSLCFG',
         summary: 'Set (`,<value>`), query (no value) or erase (trailing comma) a tag of SSL context <n>',
-        source: 'M p.150; decisions §19',
+        source: 'M p.150; behaviour §19',
         params: [
           stringParam('tag', 32, { minLength: 1 }),
           enumParam('n', SSL_CONTEXT_IDS),

@@ -114,7 +114,7 @@ export class SystemService implements Service, InputGate {
       command({
         name: '+CMEE',
         summary: 'Error result format: 0 ERROR, 1 numeric, 2 verbose',
-        source: 'M p.36; decisions §2',
+        source: 'M p.36; behaviour §2',
         params: [enumParam('n', [0, 1, 2], true)],
         test: ['+CMEE: (0-2)'],
         read: (ctx) => {
@@ -129,7 +129,7 @@ export class SystemService implements Service, InputGate {
       command({
         name: '+IPR',
         summary: 'UART baud rate; answers OK at the old rate, then switches',
-        source: 'M p.47; decisions §6',
+        source: 'M p.47; behaviour §6',
         params: [intParam('rate', 0, 921600)],
         test: [`+IPR: (0),(${profile.uart.rates.join(',')})`],
         read: (ctx) => {
@@ -153,7 +153,7 @@ export class SystemService implements Service, InputGate {
       {
         name: '+RESET',
         summary: 'Reboot: OK, then the boot lines; RAM state is lost, flash survives',
-        source: 'M p.20; decisions §7',
+        source: 'M p.20; behaviour §7',
         latency: 'reset',
         test: [],
         exec: (ctx) => {
