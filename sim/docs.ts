@@ -79,6 +79,8 @@ const SPELLING_ROWS: ReadonlyArray<[keyof Profile['spellings'], string]> = [
   ['nwDetach', 'the network detaches the module'],
   ['shutOk', 'final result of AT+CIPSHUT'],
   ['mqttConnectFailState', 'line before CONNECT FAIL'],
+  ['mqttClosedAfterDisconnect', 'CLOSED after MDISCONNECT'],
+  ['mqttAckLost', 'an OK\'d ack will not come (session ended)'],
   ['cmeeRead', 'AT+CMEE? prefix'],
   ['cgdcontFields', 'fields of an AT+CGDCONT? line'],
 ];

@@ -157,6 +157,10 @@ export interface Profile {
     cmeeRead: string;
     /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (behaviour §11). */
     mqttConnectFailState: string;
+    /** Whether `CLOSED` follows MDISCONNECT when the broker closes the connection (behaviour §17). */
+    mqttClosedAfterDisconnect: boolean;
+    /** URC(s) for an acknowledgement (SUBACK, UNSUBACK, PUBACK, PUBCOMP) the session ended without (behaviour §17). */
+    mqttAckLost: string[];
   };
   /** Latency per modelled step (`simple`, `fs.mkdir`, `mqtt.connack` ...). */
   latency: Record<LatencyKey, Latency>;

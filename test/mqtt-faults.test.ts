@@ -108,6 +108,19 @@ describe('keepalive on the model clock', () => {
     // a dead peer is the one case a guard is for: it ran out, and said so
     expect(new Set(recentGuardExpiries.splice(0).map((e) => e.label))).toEqual(new Set(['mqtt-pingresp']));
   });
+
+  it('an OK\'d QoS 1 publish whose PUBACK cannot come (the peer drops the link) is reported ERROR before CLOSED', async () => {
+    const port = await silentBroker();
+    const m = await modem({ mqtt: { broker: { url: `mqtt://127.0.0.1:${port}` } } });
+    await exact(m, 'AT+MIPSTART="127.0.0.1",1883', '\r\nOK\r\n');
+    await nextUrc(m, 'CONNECT OK');
+    await exact(m, 'AT+MCONNECT=1,2', '\r\nOK\r\n');
+    await nextUrc(m, 'CONNACK OK');
+    await exact(m, 'AT+MPUB="q/t",1,0,"never acked"', '\r\nOK\r\n');
+    const out = (await m.host.expect('CLOSED\r\n', sec(10))).text;
+    expect(out).toMatch(/\r\nERROR\r\n(.|\r|\n)*\r\nCLOSED\r\n$/);
+    recentGuardExpiries.splice(0);
+  });
 });
 
 describe('SSLMIPSTART and routing', () => {

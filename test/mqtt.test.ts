@@ -67,7 +67,7 @@ describe('the seed plain flow', () => {
     await nextUrc(m, '+MSUB: "mqtt/topic",9 byte,SSSSddddd');
 
     await exact(m, 'AT+MDISCONNECT', '\r\nOK\r\n');
-    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :2\r\n\r\nOK\r\n');
+    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
     await m.host.advance(sec(5));
     expect(m.host.take()).toBe('');
     await exact(m, 'AT+MIPCLOSE', '\r\nOK\r\n');
@@ -107,18 +107,51 @@ describe('the seed plain flow', () => {
 });
 
 describe('after MDISCONNECT', () => {
-  it('the link stays at state 2 and a new MCONNECT brings the session back', async () => {
+  it('the broker has closed: state 0 with no CLOSED, MCONNECT answers 767, and MIPSTART connects afresh', async () => {
     const m = await modem();
     const f = await farSide('again/t');
     await connectSession(m);
     await exact(m, 'AT+MDISCONNECT', '\r\nOK\r\n');
+    await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
     await exact(m, 'AT+MPUB="again/t",0,0,"x"', '\r\n+CME ERROR: 767\r\n');
-    await exact(m, 'AT+MDISCONNECT', '\r\nOK\r\n');
+    await exact(m, 'AT+MCONNECT=0,120', '\r\n+CME ERROR: 767\r\n');
+    await m.host.advance(sec(5));
+    expect(m.host.take()).toBe('');
+    await exact(m, `AT+MIPSTART="127.0.0.1",${shared.broker.port}`, '\r\nOK\r\n');
+    await nextUrc(m, 'CONNECT OK');
     await exact(m, 'AT+MCONNECT=0,120', '\r\nOK\r\n');
     await nextUrc(m, 'CONNACK OK');
     await exact(m, 'AT+MQTTSTATU', '\r\n+MQTTSTATU :1\r\n\r\nOK\r\n');
     await exact(m, 'AT+MPUB="again/t",0,0,"back"', '\r\nOK\r\n');
     expect((await f.waitFor('again/t'))[0]!.toString()).toBe('back');
+  });
+
+  it('MIPCLOSE right after MDISCONNECT answers OK, as the manual\'s flow shows; a second one 767', async () => {
+    const m = await modem();
+    await connectSession(m);
+    await exact(m, 'AT+MDISCONNECT', '\r\nOK\r\n');
+    await exact(m, 'AT+MIPCLOSE', '\r\nOK\r\n');
+    await exact(m, 'AT+MIPCLOSE', '\r\n+CME ERROR: 767\r\n');
+  });
+
+  it('prints CLOSED after the OK when the profile says so (spellings.mqttClosedAfterDisconnect)', async () => {
+    const m = await modem({ profileOverrides: { spellings: { mqttClosedAfterDisconnect: true } } });
+    await connectSession(m);
+    await exact(m, 'AT+MDISCONNECT', '\r\nOK\r\n');
+    await nextUrc(m, 'CLOSED');
+  });
+});
+
+describe('nothing OK\'d ends in silence', () => {
+  it('MUNSUB then MDISCONNECT at once: the UNSUBACK that came in is printed, after the OK', async () => {
+    const m = await modem();
+    await connectSession(m);
+    await exact(m, 'AT+MSUB="gone/t",0', '\r\nOK\r\n');
+    await nextUrc(m, 'SUBACK');
+    m.host.write('AT+MUNSUB="gone/t"\rAT+MDISCONNECT\r');
+    const out = (await m.host.expect(/UNSUBACK\r\n|ERROR\r\n/, sec(5))).text;
+    expect(out).toContain('\r\nOK\r\n');
+    expect(out.endsWith('\r\nUNSUBACK\r\n') || out.endsWith('\r\nERROR\r\n')).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
  * floods of inbound messages (cache and direct mode) stay bounded, a message that arrives
  * while a command or a raw-data prompt runs is held and printed after the final result, one
  * taken off the socket just before the host closes the link is still printed, a QoS 1 publish
- * whose link drops before PUBACK shows as CLOSED without PUBACK, and a reboot that swallows
+ * whose link drops before PUBACK shows as ERROR then CLOSED, never a PUBACK, and a reboot that swallows
  * pending output says so in the trace.
  */
 import fc from 'fast-check';
@@ -242,12 +242,12 @@ describe('publish and reboot against loss', () => {
     });
   }
 
-  it('an MPUB at QoS 1 OK\'d whose link drops before PUBACK: CLOSED and no PUBACK, the message traced as lost', async () => {
+  it('an MPUB at QoS 1 OK\'d whose link drops before PUBACK: ERROR then CLOSED and no PUBACK, the message traced as lost', async () => {
     const port = await forgetfulBroker();
     const m = await modem({ mqtt: { broker: { url: `mqtt://127.0.0.1:${port}` } } });
     await connectSessionQuiet(m);
     expect(await m.host.command('AT+MPUB="q1/t",1,0,"fragile"')).toBe('\r\nOK\r\n');
-    await nextUrc(m, 'CLOSED');
+    expect((await m.host.expect('\r\nCLOSED\r\n')).text).toBe('\r\nERROR\r\n\r\nCLOSED\r\n');
     await m.host.advance(sec(5));
     expect(m.host.take()).toBe('');
     expect(faults(m, 'mqtt-inflight-lost')).toMatchObject([{ detail: { op: 'mqtt-puback' } }]);

@@ -32,7 +32,10 @@ export class BridgeConnection {
   private currentTarget: DialTarget | undefined;
   private currentSocket: BridgeSocket | undefined;
   private dialing: Dialing | undefined;
-  private readonly timers: TimerSet;
+  /** Reports of the link's state (CONNECT OK, CLOSED …): the module letting go cancels them. */
+  private readonly stateTimers: TimerSet;
+  /** Reports of facts that already happened (an ack that came in): only power-off loses them. */
+  private readonly factTimers: TimerSet;
   private lastReportAt: Ns = 0;
 
   constructor(
@@ -40,7 +43,8 @@ export class BridgeConnection {
     /** Prefix of trace records and kernel labels (`mqtt` → `mqtt-dial`, `mqtt-tls`, `mqtt-urc`). */
     private readonly name: string,
   ) {
-    this.timers = new TimerSet(env.kernel);
+    this.stateTimers = new TimerSet(env.kernel);
+    this.factTimers = new TimerSet(env.kernel);
   }
 
   get epoch(): number {
@@ -149,13 +153,15 @@ export class BridgeConnection {
   /**
    * Print a report of this connection after `delay`, never before one scheduled earlier.
    * `effect` (a state change) applies only if the connection is still the one that scheduled it.
+   * A `fact` (an acknowledgement that arrived) is printed even if the module lets go of the
+   * connection meanwhile: the host was told OK and must hear how it ended.
    */
-  report(delay: Ns, print: () => void, effect?: () => void): void {
+  report(delay: Ns, print: () => void, effect?: () => void, kind: 'state' | 'fact' = 'state'): void {
     const epoch = this.epochNow;
     const now = this.env.kernel.now;
     const at = Math.max(now + delay, this.lastReportAt);
     this.lastReportAt = at;
-    this.timers.after(
+    (kind === 'fact' ? this.factTimers : this.stateTimers).after(
       at - now,
       () => {
         if (effect && epoch === this.epochNow) effect();
@@ -165,9 +171,12 @@ export class BridgeConnection {
     );
   }
 
-  /** The module lets go: reports still due are not printed. */
-  cancelReports(): void {
-    this.timers.cancelAll();
-    this.lastReportAt = 0;
+  /** The module lets go: state reports still due are not printed; with `all` (power-off), none are. */
+  cancelReports(all: boolean): void {
+    this.stateTimers.cancelAll();
+    if (all) {
+      this.factTimers.cancelAll();
+      this.lastReportAt = 0;
+    }
   }
 }

@@ -28,10 +28,11 @@ import type { SslContext } from '../bridge/tls-context.js';
 
 /**
  * offline (0) → opening (0, MIPSTART running) → open (2) → handshake (2, MCONNECT running)
- * → session (1); parked (2) is "after MDISCONNECT": the broker has closed the socket, the
- * module still counts the link as up and re-dials on the next MCONNECT.
+ * → session (1); released (0) is "after MDISCONNECT": the broker closed the connection (MQTT
+ * 3.1.1 §3.14.4), a new MIPSTART connects afresh, and MIPCLOSE still answers OK (the manual's
+ * flow closes with it).
  */
-export type LinkPhase = 'offline' | 'opening' | 'open' | 'handshake' | 'session' | 'parked';
+export type LinkPhase = 'offline' | 'opening' | 'open' | 'handshake' | 'session' | 'released';
 
 export interface LinkEnv {
   kernel: Kernel;
@@ -51,6 +52,10 @@ export interface LinkEnv {
   sslContext(): SslContext;
   /** The `STATE: …` line before `CONNECT FAIL`. */
   connectFailState: string;
+  /** Print `CLOSED` when the broker closes the connection after MDISCONNECT. */
+  closedAfterDisconnect: boolean;
+  /** URC(s) telling the host that an acknowledgement it waits for will not come. */
+  ackLost: readonly string[];
 }
 
 export type QoS = 0 | 1 | 2;
@@ -125,12 +130,18 @@ export class MqttLink {
     switch (this.phase) {
       case 'offline':
       case 'opening':
+      case 'released':
         return 0;
       case 'session':
         return 1;
       default:
         return 2;
     }
+  }
+
+  /** MIPSTART may open a link now (else it answers ALREADY CONNECT). */
+  get canOpen(): boolean {
+    return this.phase === 'offline' || this.phase === 'released';
   }
 
   get dialTarget(): DialTarget | undefined {
@@ -159,24 +170,6 @@ export class MqttLink {
     const socket = this.conn.socket;
     if (this.phase === 'open' && socket) {
       this.handshake(socket, cfg);
-      return true;
-    }
-    const target = this.conn.target;
-    if (this.phase === 'parked' && target) {
-      this.setPhase('handshake');
-      this.connackSeen = false;
-      this.dialTo(target, (r) => {
-        if (!r.ok) {
-          this.env.log.info({ reason: r.reason }, 'MCONNECT re-dial failed');
-          this.conn.invalidate();
-          this.setPhase('offline');
-          this.report(this.env.latency('mqtt.connack'), () => this.env.urc('ERROR'));
-          this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
-          return;
-        }
-        this.adopt(r.socket);
-        this.handshake(r.socket, cfg);
-      });
       return true;
     }
     return false;
@@ -221,8 +214,12 @@ export class MqttLink {
       (err) =>
         this.complete(op, label, () => {
           if (!this.conn.current(epoch)) return;
-          if (err) return this.env.log.info({ err: err.message }, 'publish not acknowledged');
-          this.report(this.env.latency(qos === 1 ? 'mqtt.puback' : 'mqtt.pubcomp'), () => this.env.urc(qos === 1 ? 'PUBACK' : 'PUBCOMP'));
+          if (err) {
+            // the library gave up on it (the connection closed first): the host was told OK
+            this.env.log.info({ err: err.message }, 'publish not acknowledged');
+            return this.ackLost(op);
+          }
+          this.report(this.env.latency(qos === 1 ? 'mqtt.puback' : 'mqtt.pubcomp'), () => this.env.urc(qos === 1 ? 'PUBACK' : 'PUBCOMP'), undefined, 'fact');
         }),
     );
     sync = false;
@@ -240,7 +237,7 @@ export class MqttLink {
         if (!this.conn.current(epoch)) return;
         const refused = err !== null || !granted || granted.some((g) => g.qos === 128);
         if (!refused) this.granted.add(topic);
-        this.report(this.env.latency('mqtt.suback'), () => this.env.urc(refused ? 'ERROR' : 'SUBACK'));
+        this.report(this.env.latency('mqtt.suback'), () => this.env.urc(refused ? 'ERROR' : 'SUBACK'), undefined, 'fact');
       }),
     );
     return true;
@@ -256,35 +253,39 @@ export class MqttLink {
       this.complete(op, 'mqtt-unsuback', () => {
         if (!this.conn.current(epoch)) return;
         if (!err) this.granted.delete(topic);
-        this.report(this.env.latency('mqtt.unsuback'), () => this.env.urc(err ? 'ERROR' : 'UNSUBACK'));
+        this.report(this.env.latency('mqtt.unsuback'), () => this.env.urc(err ? 'ERROR' : 'UNSUBACK'), undefined, 'fact');
       }),
     );
     return true;
   }
 
   /**
-   * AT+MDISCONNECT (behaviour §17): DISCONNECT goes out, the link stays at state 2 with no
-   * `CLOSED`. `done()` once the packet is written (at once from state 2); false from state 0
-   * or while MCONNECT is still running (767).
+   * AT+MDISCONNECT (behaviour §17): DISCONNECT goes out and the broker closes the connection:
+   * the link ends at state 0 (`CLOSED` only if the profile says so). `done()` once the packet
+   * is written (at once with no session: state 2 before MCONNECT, or already released); false
+   * from state 0 or while MCONNECT is still running (767).
    */
   disconnect(done: () => void): boolean {
-    if (this.phase === 'open' || this.phase === 'parked') {
+    if (this.phase === 'open' || this.phase === 'released') {
       done();
       return true;
     }
     const socket = this.conn.socket;
     if (this.phase !== 'session' || !socket) return false;
     const hold = this.conn.hold('mqtt-disconnect', 30_000);
-    this.teardownQuietly('parked', 'MDISCONNECT', true);
+    this.teardownQuietly('released', 'MDISCONNECT', true);
     socket.write(DISCONNECT_PACKET, () => {
-      this.env.clock.inject('mqtt-disconnect-written', done);
+      this.env.clock.inject('mqtt-disconnect-written', () => {
+        done();
+        if (this.env.closedAfterDisconnect) this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'), undefined, 'fact');
+      });
       hold.release();
     });
     socket.end();
     return true;
   }
 
-  /** AT+MIPCLOSE: false from state 0 (767). */
+  /** AT+MIPCLOSE: false from state 0 (767), but OK for the link MDISCONNECT just released. */
   close(): boolean {
     if (this.phase === 'offline') return false;
     this.teardownQuietly('offline', 'MIPCLOSE');
@@ -367,7 +368,7 @@ export class MqttLink {
       } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
         const q = this.qos2ById.get(p.messageId);
         this.qos2ById.delete(p.messageId);
-        if (q) this.env.clock.inject('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC')));
+        if (q) this.env.clock.inject('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC'), undefined, 'fact'));
       }
     });
     socket.once('close', () => {
@@ -433,7 +434,7 @@ export class MqttLink {
     const connackSeen = this.connackSeen;
     this.conn.invalidate();
     this.detachClient();
-    this.abandonOps();
+    this.abandonOps(true);
     this.stats.closedByPeer++;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-closed-by-peer', detail: { phase: was } });
     this.setPhase('offline');
@@ -441,14 +442,15 @@ export class MqttLink {
     this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
   }
 
-  private teardownQuietly(next: 'offline' | 'parked', why: string, keepSocket = false): void {
+  private teardownQuietly(next: 'offline' | 'released', why: string, keepSocket = false): void {
+    const down = why === 'power-off' || why === 'shutdown';
     this.conn.invalidate();
     this.quietEpoch++;
     const taken = this.taken.splice(0);
-    this.conn.cancelReports();
+    this.conn.cancelReports(down);
     this.detachClient();
     this.conn.release(why, keepSocket);
-    this.abandonOps();
+    this.abandonOps(!down);
     if (next === 'offline') this.conn.target = undefined;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-teardown', detail: why });
     this.setPhase(next);
@@ -533,24 +535,35 @@ export class MqttLink {
     this.release(op);
   }
 
-  /** Requests that will get no reply: unanswered commands fail, accepted ones are traced as lost. */
-  private abandonOps(): void {
+  /**
+   * Requests that will get no reply: unanswered commands fail; ones the host was told OK for
+   * are traced as lost and, unless the module itself is going down (`tell` false), reported to
+   * the host with the profile's ackLost spelling — nothing OK'd ends in silence.
+   */
+  private abandonOps(tell: boolean): void {
     for (const op of this.ops) {
       this.release(op);
-      if (op.answer) this.answer(op, false);
-      else if (op.label !== 'mqtt-connack' && op.label !== 'mqtt-suback' && op.label !== 'mqtt-unsuback') {
-        this.stats.lostInFlight++;
-        this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-inflight-lost', detail: { op: op.label, messageId: op.messageId } });
+      if (op.answer) {
+        this.answer(op, false);
+        continue;
       }
+      if (op.label !== 'mqtt-connack') this.ackLost(op, tell);
     }
     this.ops.clear();
     this.qos2Unsent.length = 0;
     this.qos2ById.clear();
   }
 
+  /** An acknowledgement the host waits for will not come: traced, and told (ackLost spelling). */
+  private ackLost(op: InFlight, tell = true): void {
+    this.stats.lostInFlight++;
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-inflight-lost', detail: { op: op.label, messageId: op.messageId } });
+    if (tell) this.report(this.env.latency('mqtt.closed'), () => this.env.ackLost.forEach((u) => this.env.urc(u)), undefined, 'fact');
+  }
+
   /** A URC of this link, in the order the facts happened (BridgeConnection.report). */
-  private report(delay: Ns, print: () => void, effect?: () => void): void {
-    this.conn.report(delay, print, effect);
+  private report(delay: Ns, print: () => void, effect?: () => void, kind: 'state' | 'fact' = 'state'): void {
+    this.conn.report(delay, print, effect, kind);
   }
 
   private setPhase(to: LinkPhase): void {

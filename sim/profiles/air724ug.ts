@@ -74,6 +74,8 @@ export const air724ug: Profile = {
     shutOk: 'SHUT OK',
     cmeeRead: '+CMEE: ',
     mqttConnectFailState: 'STATE: TCP CLOSED',
+    mqttClosedAfterDisconnect: false,
+    mqttAckLost: ['ERROR'],
   },
   latency: {
     simple: l(2, 2),

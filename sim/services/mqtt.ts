@@ -79,6 +79,8 @@ export class MqttService implements Service {
       heldUrcs: () => host.heldUrcCount,
       sslContext: () => this.sslContext,
       connectFailState: env.profile.spellings.mqttConnectFailState,
+      closedAfterDisconnect: env.profile.spellings.mqttClosedAfterDisconnect,
+      ackLost: env.profile.spellings.mqttAckLost,
     };
     this.link = new MqttLink(linkEnv);
     bearer.onBearerLost(() => this.link.drop('pdp-lost'));
@@ -147,7 +149,7 @@ export class MqttService implements Service {
 
   private mipstart(ctx: CommandContext, host: string, port: number, secure: boolean): void {
     if (!this.bearer.dataReady) return ctx.cme(CmeCode.operationFailed);
-    if (this.link.phase !== 'offline') {
+    if (!this.link.canOpen) {
       ctx.ok();
       this.timers.after(this.env.latency('simple'), () => this.env.host.urc('ALREADY CONNECT'), 'mqtt-already');
       return;
@@ -362,7 +364,7 @@ export class MqttService implements Service {
       },
       {
         name: '+MDISCONNECT',
-        summary: 'Send MQTT DISCONNECT; the link stays at state 2, no CLOSED follows',
+        summary: 'Send MQTT DISCONNECT; the broker closes the link: state 0, MIPSTART connects afresh',
         source: 'M p.246; behaviour §17',
         test: [],
         exec: (ctx) => {
@@ -371,7 +373,7 @@ export class MqttService implements Service {
       },
       {
         name: '+MIPCLOSE',
-        summary: 'Close the link: OK from state 1 or 2, +CME ERROR: 767 from state 0',
+        summary: 'Close the link: OK from state 1 or 2 and right after MDISCONNECT, +CME ERROR: 767 from state 0',
         source: 'M p.246; behaviour §17',
         test: [],
         exec: (ctx) => (this.link.close() ? ctx.ok() : ctx.cme(CmeCode.operationFailed)),
