@@ -7,15 +7,18 @@
  *   → {"fault":{"signal":{"rssi":5}}}    ← {"ok":true,"applied":"signal (rssi: 5)"}
  *   → {"state":true}                     ← {"ok":true,"state":{…}}
  *
- * Faults take the scenario format's names and arguments (scenarios/README.md).
+ * Faults take the scenario format's names and arguments (scenarios/README.md) and are applied
+ * by `modem.faults`, as in-process users and the scenario runner apply them.
+ *
+ * A client that sends requests and never reads its replies is no longer read from while its
+ * unread replies exceed OUTPUT_LIMIT (the idea of Redis's client output buffer limit, as
+ * back-pressure rather than a disconnect): TCP then pushes back on it, and the server's memory
+ * stays bounded whatever it sends.
  */
 import { createServer, Server, Socket } from 'node:net';
-import type { EmbeddedBroker } from './broker/index.js';
+import { parseFault, type FaultBroker } from './faults/index.js';
 import type { Logger } from './log.js';
 import type { Modem } from './modem.js';
-import { ClientIdTracker } from './scenario/client-id.js';
-import { FaultPlayer } from './scenario/faults.js';
-import { scenarioFromObject } from './scenario/load.js';
 
 export interface ControlServer {
   /** `host:port` actually bound. */
@@ -25,17 +28,23 @@ export interface ControlServer {
 
 /** Longest request line kept; a longer one is answered with an error and dropped. */
 const MAX_LINE = 64 * 1024;
+/** Unread reply bytes of one client beyond which its requests are no longer read. */
+const OUTPUT_LIMIT = 1024 * 1024;
+/** Requests of one client queued and not yet answered: a flood cannot fill the shared queue. */
+const MAX_IN_FLIGHT = 16;
 
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
 
 export async function startControl(
   modem: Modem,
-  broker: EmbeddedBroker | undefined,
+  /** The embedded broker, for the broker faults; undefined keeps what the modem was given. */
+  broker: FaultBroker | undefined,
   host: string,
   port: number,
   log: Logger,
 ): Promise<ControlServer> {
-  const faults = new FaultPlayer(modem, broker, new ClientIdTracker(modem), async () => undefined);
+  const { faults } = modem;
+  if (broker !== undefined) faults.useBroker(broker);
   // one request at a time, in arrival order, whichever connection it came from
   let queue: Promise<void> = Promise.resolve();
 
@@ -51,10 +60,7 @@ export async function startControl(
     if ('state' in r) return { ok: true, state: stateOf(modem) };
     if ('fault' in r) {
       try {
-        const parsed = scenarioFromObject({ name: 'control', steps: [{ fault: r['fault'] }] }, { source: 'control' });
-        const step = parsed.steps[0];
-        if (step?.kind !== 'fault') return { ok: false, error: 'expected a fault' };
-        return { ok: true, applied: await faults.play(step.fault) };
+        return { ok: true, applied: await faults.apply(parseFault(r['fault'], 'control')) };
       } catch (err) {
         return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
@@ -65,7 +71,32 @@ export async function startControl(
   const onConnection = (socket: Socket): void => {
     socket.setEncoding('utf8');
     let buf = '';
+    let inFlight = 0;
     socket.on('error', () => undefined);
+    // Lines are taken from `buf` only while the client keeps up; the socket is read only when
+    // `buf` holds no whole line, so `buf` stays within MAX_LINE plus one chunk.
+    const pump = (): void => {
+      while (inFlight < MAX_IN_FLIGHT && socket.writableLength <= OUTPUT_LIMIT) {
+        const i = buf.indexOf('\n');
+        if (i < 0) break;
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line === '') continue;
+        inFlight++;
+        queue = queue.then(async () => {
+          const reply = await handle(line);
+          log.debug({ request: line, reply }, 'control');
+          if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+          inFlight--;
+          pump();
+        });
+      }
+      const keepsUp = !buf.includes('\n') && inFlight < MAX_IN_FLIGHT && socket.writableLength <= OUTPUT_LIMIT;
+      if (keepsUp) socket.resume();
+      else socket.pause();
+    };
+    // write() said false past its high-water mark, so 'drain' comes once the replies are read
+    socket.on('drain', pump);
     socket.on('data', (chunk: string) => {
       buf += chunk;
       if (buf.length > MAX_LINE && !buf.includes('\n')) {
@@ -73,16 +104,7 @@ export async function startControl(
         socket.write(JSON.stringify({ ok: false, error: 'request line too long' }) + '\n');
         return;
       }
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 1);
-        if (line === '') continue;
-        queue = queue.then(async () => {
-          const reply = await handle(line);
-          log.debug({ request: line, reply }, 'control');
-          if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
-        });
-      }
+      pump();
     });
   };
 
@@ -103,7 +125,7 @@ export async function startControl(
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await faults.restore();
+      await faults.restoreBroker();
     },
   };
 }

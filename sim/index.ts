@@ -34,5 +34,7 @@ export type { PdpSnapshot } from './services/pdp.js';
 export type { CellChange } from './network/cell.js';
 export type { SignalChange, SignalLevel } from './network/signal.js';
 export { FlashImage } from '../fs-model/flash.js';
+export { ModemFaults, FaultError, FaultSpecError, parseFault, FAULT_KINDS } from './faults/index.js';
+export type { Fault, FaultKind, FaultArgs, FaultTarget, FaultBroker } from './faults/index.js';
 export { runScenario, loadScenario, loadScenarioFile, scenarioFromObject, traceLines, ScenarioError } from './scenario/index.js';
 export type { Scenario, Step, RunOptions, ScenarioResult, StepResult, ScenarioTraceRecord } from './scenario/index.js';

@@ -24,6 +24,7 @@ import { Nvram } from '../fs-model/nvram.js';
 import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
 import { VcdWriter } from './vcd.js';
+import { ModemFaults, type FaultBroker } from './faults/index.js';
 
 export interface ModemOptions {
   profile?: string;
@@ -50,6 +51,11 @@ export interface ModemOptions {
   mqtt?: MqttServiceOptions;
   /** The command groups, in build order (default: COMMAND_GROUPS; add your own at the end). */
   groups?: readonly CommandGroup[];
+  /**
+   * The embedded broker the MQTT links reach, for the broker faults (tcpDrop, brokerDown,
+   * brokerUp); absent: an external broker, which faults cannot reach (see faults.useBroker).
+   */
+  broker?: FaultBroker;
 }
 
 export class Modem {
@@ -66,6 +72,8 @@ export class Modem {
   private readonly built = new Map<CommandGroup, Service>();
   /** In-process host side of the UART (tests, fixtures). */
   readonly host: HostPort;
+  /** Fault injection from anywhere: each fault brings itself into model time. */
+  readonly faults: ModemFaults;
   private links: Link[] = [];
   private readonly vcd: VcdWriter | undefined;
   bootGeneration = 0;
@@ -151,6 +159,7 @@ export class Modem {
         return radio === undefined || radio.cfun === 1;
       },
     };
+    this.faults = new ModemFaults(this, opts.broker);
     this.restoreSavedSettings();
     this.powerOn();
   }
@@ -214,7 +223,7 @@ export class Modem {
     for (const s of this.services) s.powerOn();
   }
 
-  /** Reboot after the current output has left: RAM state lost, flash kept (decisions §7). */
+  /** Reboot after the current output has left: RAM state lost, flash kept (behaviour §7). */
   reboot(): void {
     this.uart.whenTxDrained(() => {
       this.kernel.after(

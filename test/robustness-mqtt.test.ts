@@ -7,6 +7,7 @@
  * pending output says so in the trace.
  */
 import fc from 'fast-check';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { ms, sec } from '../sim/kernel.js';
 import type { Modem, ModemOptions } from '../sim/modem.js';
@@ -252,6 +253,64 @@ describe('publish and reboot against loss', () => {
     expect(m.host.take()).toBe('');
     expect(faults(m, 'mqtt-inflight-lost')).toMatchObject([{ detail: { op: 'mqtt-puback' } }]);
     expect(await m.host.command('AT+MQTTSTATU')).toBe('\r\n+MQTTSTATU :0\r\n\r\nOK\r\n');
+  });
+
+  /**
+   * A broker that keeps persistent sessions but hangs up on the first PUBLISH of a connection
+   * without acknowledging it; a re-sent one (DUP) it acknowledges. `seen` gets every PUBLISH.
+   */
+  async function sessionKeepingBroker(seen: Array<{ dup: boolean; payload: string }>): Promise<number> {
+    return scriptedPeer(cleanups, (s, d) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on('packet', (p: Packet) => {
+        if (p.cmd === 'connect') s.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: !p.clean }));
+        else if (p.cmd === 'publish') {
+          seen.push({ dup: p.dup === true, payload: p.payload.toString() });
+          if (p.dup && p.messageId !== undefined) s.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId }));
+          else s.destroy();
+        }
+      });
+      parser.parse(d);
+    });
+  }
+
+  async function sessionOn(m: Modem, clean: 0 | 1): Promise<void> {
+    expect(await m.host.command('AT+MIPSTART="broker.example.com",1883')).toBe('\r\nOK\r\n');
+    await nextUrc(m, 'CONNECT OK');
+    expect(await m.host.command(`AT+MCONNECT=${clean},60`)).toBe('\r\nOK\r\n');
+    await nextUrc(m, 'CONNACK OK');
+  }
+
+  it('a QoS 1 MPUB cut before its PUBACK in a persistent session is re-sent on the clean=0 reconnect, and its PUBACK printed then', async () => {
+    const seen: Array<{ dup: boolean; payload: string }> = [];
+    const port = await sessionKeepingBroker(seen);
+    const m = await modem({ mqtt: { broker: { url: `mqtt://127.0.0.1:${port}` } } });
+    await sessionOn(m, 0);
+    expect(await m.host.command('AT+MPUB="q1/t",1,0,"fragile"')).toBe('\r\nOK\r\n');
+    expect((await m.host.expect('\r\nCLOSED\r\n')).text).toBe('\r\nCLOSED\r\n');
+    await sessionOn(m, 0);
+    expect((await m.host.expect('\r\nPUBACK\r\n')).text).toBe('\r\nPUBACK\r\n');
+    expect(seen).toEqual([
+      { dup: false, payload: 'fragile' },
+      { dup: true, payload: 'fragile' },
+    ]);
+    expect(faults(m, 'mqtt-inflight-lost')).toEqual([]);
+  });
+
+  it('a persistent session given up with clean=1 tells the host ERROR for each OK\'d PUBLISH it drops, and re-sends nothing', async () => {
+    const seen: Array<{ dup: boolean; payload: string }> = [];
+    const port = await sessionKeepingBroker(seen);
+    const m = await modem({ mqtt: { broker: { url: `mqtt://127.0.0.1:${port}` } } });
+    await sessionOn(m, 0);
+    expect(await m.host.command('AT+MPUB="q1/t",1,0,"fragile"')).toBe('\r\nOK\r\n');
+    await nextUrc(m, 'CLOSED');
+    expect(await m.host.command('AT+MIPSTART="broker.example.com",1883')).toBe('\r\nOK\r\n');
+    await nextUrc(m, 'CONNECT OK');
+    expect(await m.host.command('AT+MCONNECT=1,60')).toBe('\r\nOK\r\n');
+    expect((await m.host.expect('\r\nCONNACK OK\r\n')).text).toBe('\r\nERROR\r\n\r\nCONNACK OK\r\n');
+    await m.host.advance(sec(2));
+    expect(seen).toEqual([{ dup: false, payload: 'fragile' }]);
+    expect(faults(m, 'mqtt-inflight-lost')).toMatchObject([{ detail: { op: 'PUBACK', why: 'replaced' } }]);
   });
 
   it('AT+RESET with a line queued behind it: the line is answered before the reboot', async () => {

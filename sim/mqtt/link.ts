@@ -22,6 +22,7 @@ import { BridgeConnection } from '../bridge/connection.js';
 import type { BridgeSocket, DialResult } from '../bridge/dial.js';
 import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from './session-client.js';
 import { KernelTimer } from './kernel-timer.js';
+import { SessionStore } from './session-store.js';
 import { topicMatches } from './payload.js';
 import type { DialTarget, RouteResult } from '../bridge/routes.js';
 import type { SslContext } from '../bridge/tls-context.js';
@@ -105,8 +106,16 @@ export class MqttLink {
   private timer: KernelTimer | undefined;
   private connackSeen = false;
   private readonly ops = new Set<InFlight>();
-  private readonly qos2Unsent: InFlight[] = [];
-  private readonly qos2ById = new Map<number, InFlight>();
+  /** QoS 1/2 publishes not yet on the wire, in order: their packet id comes with 'packetsend'. */
+  private readonly unsent: InFlight[] = [];
+  private readonly byId = new Map<number, InFlight>();
+  /**
+   * The client side of a persistent session (MCONNECT clean=0): its store of unacknowledged
+   * PUBLISHes outlives the connection, and the ack each packet id still waits for.
+   */
+  private persistent: { clientId: string; store: SessionStore; pending: Map<number, 'PUBACK' | 'PUBCOMP'> } | undefined;
+  /** Acks of re-sent PUBLISHes that came in before the CONNACK was reported. */
+  private lateAcks: Array<'PUBACK' | 'PUBCOMP'> = [];
   /** Inbound messages taken off the socket whose URC is not out yet, oldest first. */
   private readonly taken: Array<{ topic: string; payload: Buffer }> = [];
   /** Counters for the trace and tests. */
@@ -203,7 +212,7 @@ export class MqttLink {
     }
     const label = qos === 1 ? 'mqtt-puback' : 'mqtt-pubcomp';
     const op = this.track(label, answer);
-    if (qos === 2) this.qos2Unsent.push(op);
+    this.unsent.push(op);
     let sync = true;
     // the session store owns the message: that is what the host's OK means for QoS 1/2
     const owned = (): void => (sync ? this.answer(op, true) : this.env.clock.inject('mqtt-pub-owned', () => this.answer(op, true)));
@@ -213,6 +222,7 @@ export class MqttLink {
       { qos, retain, cbStorePut: owned },
       (err) =>
         this.complete(op, label, () => {
+          if (op.messageId !== undefined) this.persistent?.pending.delete(op.messageId);
           if (!this.conn.current(epoch)) return;
           if (err) {
             // the library gave up on it (the connection closed first): the host was told OK
@@ -332,9 +342,10 @@ export class MqttLink {
   private handshake(socket: BridgeSocket, cfg: SessionConfig): void {
     this.setPhase('handshake');
     this.connackSeen = false;
+    this.lateAcks = [];
     const epoch = this.conn.epoch;
     const timer = new KernelTimer(this.env.kernel, this.env.now);
-    const client = createBridgeClient(socket, cfg, timer);
+    const client = createBridgeClient(socket, cfg, timer, this.sessionStore(cfg));
     this.client = client;
     this.timer = timer;
     const op = this.track('mqtt-connack', undefined, CONNACK_WALL_TIMEOUT_MS + 1000);
@@ -347,6 +358,7 @@ export class MqttLink {
         if (!this.conn.current(epoch)) return;
         this.connackSeen = true;
         this.report(this.env.latency('mqtt.connack'), () => this.env.urc('CONNACK OK'), () => this.setPhase('session'));
+        for (const ack of this.lateAcks.splice(0)) this.reportLateAck(ack);
       }),
     );
     client.on('packetsend', (p) => {
@@ -354,21 +366,38 @@ export class MqttLink {
       if (p.cmd === 'pingreq' && !this.pingHold) {
         // past half a keepalive the library gives up itself; let model time run to that point
         this.pingHold = this.ioHold('mqtt-pingresp', Math.max(1000, cfg.keepalive * 500));
-      } else if (p.cmd === 'publish' && p.qos === 2 && !p.dup) {
-        const q = this.qos2Unsent.shift();
-        if (q && p.messageId !== undefined) {
+      } else if (p.cmd === 'publish' && (p.qos === 1 || p.qos === 2) && !p.dup && p.messageId !== undefined) {
+        const q = this.unsent.shift();
+        if (q) {
           q.messageId = p.messageId;
-          this.qos2ById.set(p.messageId, q);
+          this.byId.set(p.messageId, q);
         }
+        this.persistent?.pending.set(p.messageId, p.qos === 1 ? 'PUBACK' : 'PUBCOMP');
       }
     });
     client.on('packetreceive', (p) => {
       if (p.cmd === 'pingresp') {
         this.releasePingHold();
       } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
-        const q = this.qos2ById.get(p.messageId);
-        this.qos2ById.delete(p.messageId);
+        const q = this.byId.get(p.messageId);
         if (q) this.env.clock.inject('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC'), undefined, 'fact'));
+      } else if ((p.cmd === 'puback' || p.cmd === 'pubcomp') && p.messageId !== undefined) {
+        const id = p.messageId;
+        const mine = this.byId.get(id);
+        this.byId.delete(id);
+        // an ack for a PUBLISH re-sent from an earlier connection of this session: no command
+        // of this connection waits for it, but the host was told OK for it back then
+        const late = mine === undefined ? this.persistent?.pending.get(id) : undefined;
+        if (late !== undefined) {
+          this.persistent?.pending.delete(id);
+          this.env.clock.inject('mqtt-late-ack', () => {
+            if (!this.conn.current(epoch)) return;
+            this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-resent-acked', detail: { messageId: id } });
+            // mqtt.js re-sends the store before it reports the CONNACK: the module prints CONNACK OK first
+            if (this.connackSeen) this.reportLateAck(late);
+            else this.lateAcks.push(late);
+          });
+        }
       }
     });
     socket.once('close', () => {
@@ -451,6 +480,8 @@ export class MqttLink {
     this.detachClient();
     this.conn.release(why, keepSocket);
     this.abandonOps(!down);
+    // the session's store is RAM: a power-off forgets it
+    if (down && this.persistent) this.discardSession(this.persistent, why, false);
     if (next === 'offline') this.conn.target = undefined;
     this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-teardown', detail: why });
     this.setPhase(next);
@@ -547,11 +578,46 @@ export class MqttLink {
         this.answer(op, false);
         continue;
       }
-      if (op.label !== 'mqtt-connack') this.ackLost(op, tell);
+      if (op.label === 'mqtt-connack') continue;
+      const kept = this.persistent !== undefined && op.messageId !== undefined && this.persistent.pending.has(op.messageId);
+      if (kept) {
+        // the session owns it: the next MCONNECT with clean=0 re-sends it, and its ack prints then
+        this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-inflight-kept', detail: { op: op.label, messageId: op.messageId } });
+      } else this.ackLost(op, tell);
     }
     this.ops.clear();
-    this.qos2Unsent.length = 0;
-    this.qos2ById.clear();
+    this.unsent.length = 0;
+    this.byId.clear();
+  }
+
+  /**
+   * The outgoing store for this MCONNECT: the persistent session's when it resumes (clean=0, the
+   * same client id), else a fresh one. A persistent session given up for another (clean=1, or
+   * another id) loses its unacknowledged PUBLISHes, and the host is told of each.
+   */
+  private sessionStore(cfg: SessionConfig): SessionStore | undefined {
+    const p = this.persistent;
+    if (p && !cfg.clean && p.clientId === cfg.clientId) {
+      p.store.markResent();
+      return p.store;
+    }
+    if (p) this.discardSession(p, 'replaced', true);
+    if (cfg.clean) return undefined;
+    this.persistent = { clientId: cfg.clientId, store: new SessionStore(), pending: new Map() };
+    return this.persistent.store;
+  }
+
+  private discardSession(p: NonNullable<MqttLink['persistent']>, why: string, tell: boolean): void {
+    this.persistent = undefined;
+    for (const [messageId, ack] of p.pending) {
+      this.stats.lostInFlight++;
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-inflight-lost', detail: { op: ack, messageId, why } });
+      if (tell) this.report(this.env.latency('mqtt.closed'), () => this.env.ackLost.forEach((u) => this.env.urc(u)), undefined, 'fact');
+    }
+  }
+
+  private reportLateAck(ack: 'PUBACK' | 'PUBCOMP'): void {
+    this.report(this.env.latency(ack === 'PUBACK' ? 'mqtt.puback' : 'mqtt.pubcomp'), () => this.env.urc(ack), undefined, 'fact');
   }
 
   /** An acknowledgement the host waits for will not come: traced, and told (ackLost spelling). */

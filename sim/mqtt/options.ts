@@ -1,6 +1,6 @@
 /**
  * From `modemsim serve` flags to a running broker (embedded, unless `--broker` names an external
- * one) and the MqttServiceOptions that send MIPSTART/SSLMIPSTART to it (decisions §12).
+ * one) and the MqttServiceOptions that send MIPSTART/SSLMIPSTART to it (behaviour §12).
  */
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../broker/index.js';
 import type { Logger } from '../log.js';
@@ -47,7 +47,7 @@ export interface BrokerFlags {
   passThrough?: boolean;
   /** `--mtls`. */
   mtls?: boolean;
-  /** `--broker-connect-timeout SECONDS` (default 5, decision 13). */
+  /** `--broker-connect-timeout SECONDS` (default 5, behaviour §13). */
   brokerConnectTimeout?: number;
   /** `--broker-auth USER:PASS`. */
   brokerAuth?: string;

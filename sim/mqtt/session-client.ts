@@ -4,7 +4,7 @@
  * the module never reconnects on its own; the host does, from MIPSTART — and its keepalive
  * timer on the kernel clock.
  */
-import { IClientOptions, MqttClient } from 'mqtt';
+import { IClientOptions, MqttClient, type IStore } from 'mqtt';
 import type { BridgeSocket } from '../bridge/dial.js';
 import type { KernelTimer } from './kernel-timer.js';
 
@@ -22,7 +22,12 @@ export interface SessionConfig {
 /** Wall time the library waits for CONNACK before it gives up (the kernel hold guard matches). */
 export const CONNACK_WALL_TIMEOUT_MS = 20_000;
 
-export function createBridgeClient(socket: BridgeSocket, cfg: SessionConfig, timer: KernelTimer): MqttClient {
+/**
+ * `outgoing` is the session's store of unacknowledged QoS 1/2 PUBLISHes: handed from one
+ * connection's client to the next while the session persists (clean=0), so the library re-sends
+ * them on connect (MQTT 3.1.1 §4.4).
+ */
+export function createBridgeClient(socket: BridgeSocket, cfg: SessionConfig, timer: KernelTimer, outgoing?: IStore): MqttClient {
   const opts: IClientOptions = {
     manualConnect: true,
     reconnectPeriod: 0,
@@ -39,6 +44,7 @@ export function createBridgeClient(socket: BridgeSocket, cfg: SessionConfig, tim
     // the library's `debug` tracing costs an allocation per call even when off; model logs are ours
     log: () => undefined,
   };
+  if (outgoing) opts.outgoingStore = outgoing;
   if (cfg.username !== undefined) {
     opts.username = cfg.username;
     if (cfg.password !== undefined) opts.password = cfg.password;

@@ -9,10 +9,10 @@ import type { Ns } from '../kernel.js';
 import { profiles } from '../profiles/index.js';
 import { ByteError, bytesOf, latin1Bytes } from './bytes.js';
 import { parseDuration } from './duration.js';
+import { FaultSpecError, parseFault, type Fault } from '../faults/spec.js';
 import {
   BrokerSpec,
   DEFAULTS,
-  Fault,
   FarSubscription,
   OutputExpect,
   PayloadExpect,
@@ -243,66 +243,13 @@ function outputExpect(v: unknown, place: Place): OutputExpect {
   return place.fail('expect wants a string, a list of lines or {regex: …}');
 }
 
-const FAULT_ARGS: Readonly<Record<Fault['kind'], readonly string[]>> = {
-  pdpDeact: ['cid'],
-  detach: [],
-  tcpDrop: ['clientId'],
-  brokerDown: [],
-  brokerUp: [],
-  deregister: ['stat'],
-  register: ['roaming', 'lac', 'ci'],
-  signal: ['rssi', 'ber', 'dbm'],
-  reboot: [],
-};
-
+/** The fault parser's errors, as a scenario error of this step. */
 function fault(v: unknown, place: Place): Fault {
-  const kinds = Object.keys(FAULT_ARGS) as Array<Fault['kind']>;
-  let kind: string;
-  let args: Obj = {};
-  if (typeof v === 'string') kind = v;
-  else if (isObj(v) && Object.keys(v).length === 1) {
-    kind = Object.keys(v)[0]!;
-    const a = v[kind];
-    if (a !== null && a !== undefined) {
-      if (!isObj(a)) place.fail(`fault ${kind}: arguments must be a mapping`);
-      args = a;
-    }
-  } else return place.fail(`fault wants one of ${kinds.join(', ')} (a name, or {name: {args}})`);
-  if (!kinds.includes(kind as Fault['kind'])) place.fail(`fault "${kind}" is not one of ${kinds.join(', ')}`);
-  const k = kind as Fault['kind'];
-  const fp: Place = new Place(`${place.text}: fault ${k}`);
-  fp.keys(args, FAULT_ARGS[k]);
-  switch (k) {
-    case 'pdpDeact':
-      return args.cid === undefined ? { kind: k } : { kind: k, cid: fp.int(args.cid, 'cid', 1, 15) };
-    case 'tcpDrop':
-      return args.clientId === undefined ? { kind: k } : { kind: k, clientId: fp.string(args.clientId, 'clientId') };
-    case 'deregister': {
-      if (args.stat === undefined) return { kind: k };
-      const stat = fp.int(args.stat, 'stat', 0, 4);
-      if (stat === 1) fp.fail('stat 1 is "registered"; use 0, 2, 3 or 4');
-      return { kind: k, stat: stat as 0 | 2 | 3 | 4 };
-    }
-    case 'register': {
-      const f: Fault = { kind: k };
-      if (args.roaming !== undefined) {
-        if (typeof args.roaming !== 'boolean') fp.fail('roaming must be true or false');
-        f.roaming = args.roaming === true;
-      }
-      if (args.lac !== undefined) f.lac = fp.string(args.lac, 'lac');
-      if (args.ci !== undefined) f.ci = fp.string(args.ci, 'ci');
-      return f;
-    }
-    case 'signal': {
-      const f: Fault = { kind: k };
-      if (args.rssi !== undefined) f.rssi = fp.int(args.rssi, 'rssi', 0, 99);
-      if (args.ber !== undefined) f.ber = fp.int(args.ber, 'ber', 0, 99);
-      if (args.dbm !== undefined) f.dbm = fp.int(args.dbm, 'dbm', -200, 0);
-      if (f.rssi === undefined && f.ber === undefined && f.dbm === undefined) fp.fail('give rssi, ber or dbm');
-      return f;
-    }
-    default:
-      return { kind: k };
+  try {
+    return parseFault(v, place.text);
+  } catch (err) {
+    if (err instanceof FaultSpecError) throw new ScenarioError(err.message);
+    throw err;
   }
 }
 

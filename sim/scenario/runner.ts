@@ -23,8 +23,7 @@ import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
 import { StepFailure } from './failure.js';
-import { FaultPlayer } from './faults.js';
-import { ClientIdTracker } from './client-id.js';
+import { FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
 import type { OutputExpect, PayloadExpect, Scenario, Step, StepAction } from './types.js';
@@ -136,8 +135,6 @@ class ScenarioRun {
   readonly seed: number;
   private readonly transcript = new Transcript();
   private readonly markers: Array<{ at: number; rec: ScenarioTraceRecord }> = [];
-  private readonly clientId: ClientIdTracker;
-  private readonly faults: FaultPlayer;
   private far: FarClient | undefined;
 
   constructor(
@@ -148,9 +145,7 @@ class ScenarioRun {
   ) {
     this.profile = opts.profile ?? scenario.profile ?? 'air724ug';
     this.seed = opts.seed ?? scenario.seed ?? 1;
-    this.modem = createModem({ profile: this.profile, seed: this.seed, mqtt: mqttOptionsFromBroker(broker), traceMemory: true, log });
-    this.clientId = new ClientIdTracker(this.modem);
-    this.faults = new FaultPlayer(this.modem, broker, this.clientId, async () => this.far?.revive());
+    this.modem = createModem({ profile: this.profile, seed: this.seed, mqtt: mqttOptionsFromBroker(broker), broker, traceMemory: true, log });
   }
 
   async play(wall: () => number): Promise<ScenarioResult> {
@@ -210,7 +205,8 @@ class ScenarioRun {
   }
 
   async close(): Promise<void> {
-    await this.faults.restore();
+    // the broker may be shared: one a failed run left down is brought back
+    await this.modem.faults.restoreBroker();
     await this.far?.close();
     await this.modem.close();
   }
@@ -295,7 +291,15 @@ class ScenarioRun {
         return;
       }
       case 'fault': {
-        const text = await this.faults.play(step.fault);
+        let text: string;
+        try {
+          text = await m.faults.apply(step.fault);
+        } catch (err) {
+          if (err instanceof FaultError) fail(err.message);
+          throw err;
+        }
+        // the far-side client lost its link in the outage too
+        if (step.fault.kind === 'brokerUp') await this.far?.revive();
         this.transcript.add(m.kernel.now, 'fault', [text], i);
         return;
       }

@@ -4,6 +4,10 @@
  * Buffers, so payloads with any byte value round-trip.
  */
 import type { Ns } from '../kernel.js';
+import type { Fault } from '../faults/spec.js';
+
+// the fault API owns faults; a scenario step only carries one
+export type { Fault, FaultKind } from '../faults/spec.js';
 
 /**
  * What output must be: a command's answer (through its final result code or prompt), or the
@@ -21,20 +25,6 @@ export type PayloadExpect = { kind: 'bytes'; bytes: Buffer } | { kind: 'regex'; 
 
 export type UntilState = 'simReady' | 'registered' | 'attached' | 'dataReady';
 export const UNTIL_STATES: readonly UntilState[] = ['simReady', 'registered', 'attached', 'dataReady'];
-
-/** Network-side and outside-world events. */
-export type Fault =
-  | { kind: 'pdpDeact'; cid?: number }
-  | { kind: 'detach' }
-  | { kind: 'tcpDrop'; clientId?: string }
-  | { kind: 'brokerDown' }
-  | { kind: 'brokerUp' }
-  | { kind: 'deregister'; stat?: 0 | 2 | 3 | 4 }
-  | { kind: 'register'; roaming?: boolean; lac?: string; ci?: string }
-  | { kind: 'signal'; rssi?: number; ber?: number; dbm?: number }
-  | { kind: 'reboot' };
-
-export type FaultKind = Fault['kind'];
 
 export type StepAction =
   | { kind: 'send'; command: string; expect?: OutputExpect; within: Ns }
@@ -55,7 +45,7 @@ export type Step = StepAction & {
 };
 
 export interface BrokerSpec {
-  /** The embedded broker's connect window (decisions §13); default 5 s. */
+  /** The embedded broker's connect window (behaviour §13); default 5 s. */
   connectTimeout?: Ns;
   /** CONNECT with other credentials is refused. */
   auth?: { username: string; password: string };

@@ -1,0 +1,138 @@
+/**
+ * Fault specs: the network-side and outside-world events a scenario, the control endpoint or
+ * an in-process user can inject, and the one parser of their written form (`NAME` or
+ * `{NAME: {args}}`, the same in YAML and JSON; scenarios/README.md documents it).
+ */
+
+/** Network-side and outside-world events. */
+export type Fault =
+  | { kind: 'pdpDeact'; cid?: number }
+  | { kind: 'detach' }
+  | { kind: 'tcpDrop'; clientId?: string }
+  | { kind: 'brokerDown' }
+  | { kind: 'brokerUp' }
+  | { kind: 'deregister'; stat?: 0 | 2 | 3 | 4 }
+  | { kind: 'register'; roaming?: boolean; lac?: string; ci?: string }
+  | { kind: 'signal'; rssi?: number; ber?: number; dbm?: number }
+  | { kind: 'reboot' };
+
+export type FaultKind = Fault['kind'];
+
+/** A fault spec that does not parse; the message starts with `where`. */
+export class FaultSpecError extends Error {}
+
+/** The arguments each fault takes; the order of the keys is the order messages list them in. */
+const FAULT_ARGS: Readonly<Record<FaultKind, readonly string[]>> = {
+  pdpDeact: ['cid'],
+  detach: [],
+  tcpDrop: ['clientId'],
+  brokerDown: [],
+  brokerUp: [],
+  deregister: ['stat'],
+  register: ['roaming', 'lac', 'ci'],
+  signal: ['rssi', 'ber', 'dbm'],
+  reboot: [],
+};
+
+// own keys only: a fault named "toString" is no fault
+const isKind = (s: string): s is FaultKind => Object.hasOwn(FAULT_ARGS, s);
+
+/** Every fault's name, in the order messages list them. */
+export const FAULT_KINDS: readonly FaultKind[] = Object.keys(FAULT_ARGS).filter(isKind);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Messages name the place first, as the scenario loader's do (typed where declared, so `fail` narrows). */
+class At {
+  constructor(readonly text: string) {}
+  fail(msg: string): never {
+    throw new FaultSpecError(`${this.text}: ${msg}`);
+  }
+  keys(o: Obj, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(`unknown key "${k}" (expected ${allowed.map((a) => `"${a}"`).join(', ') || 'none'})`);
+    }
+  }
+  string(v: unknown, what: string): string {
+    // YAML reads `lac: 1234` as a number; the author meant the digits
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (typeof v !== 'string') this.fail(`${what} must be a string`);
+    return v;
+  }
+  int(v: unknown, what: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${what} must be an integer in ${min}..${max}`);
+    return v;
+  }
+}
+
+const NO_SERVICE_STATS = [0, 2, 3, 4] as const;
+const noServiceStat = (n: number): n is (typeof NO_SERVICE_STATS)[number] => (NO_SERVICE_STATS as readonly number[]).includes(n);
+
+/**
+ * Parse a fault spec: a name (`"pdpDeact"`) or a one-key mapping (`{pdpDeact: {cid: 5}}`).
+ * Throws FaultSpecError naming `where`, the field and what it allows.
+ */
+export function parseFault(value: unknown, where: string): Fault {
+  const place: At = new At(where);
+  let kind: string;
+  let args: Obj = {};
+  if (typeof value === 'string') kind = value;
+  else if (isObj(value) && Object.keys(value).length === 1) {
+    kind = Object.keys(value)[0]!;
+    const a = value[kind];
+    if (a !== null && a !== undefined) {
+      if (!isObj(a)) place.fail(`fault ${kind}: arguments must be a mapping`);
+      args = a;
+    }
+  } else return place.fail(`fault wants one of ${FAULT_KINDS.join(', ')} (a name, or {name: {args}})`);
+  if (!isKind(kind)) return place.fail(`fault "${kind}" is not one of ${FAULT_KINDS.join(', ')}`);
+  const fp: At = new At(`${where}: fault ${kind}`);
+  fp.keys(args, FAULT_ARGS[kind]);
+  switch (kind) {
+    case 'pdpDeact':
+      return args.cid === undefined ? { kind } : { kind, cid: fp.int(args.cid, 'cid', 1, 15) };
+    case 'tcpDrop':
+      return args.clientId === undefined ? { kind } : { kind, clientId: fp.string(args.clientId, 'clientId') };
+    case 'deregister': {
+      if (args.stat === undefined) return { kind };
+      const stat = fp.int(args.stat, 'stat', 0, 4);
+      if (!noServiceStat(stat)) return fp.fail('stat 1 is "registered"; use 0, 2, 3 or 4');
+      return { kind, stat };
+    }
+    case 'register': {
+      const f: Fault = { kind };
+      if (args.roaming !== undefined) {
+        if (typeof args.roaming !== 'boolean') fp.fail('roaming must be true or false');
+        f.roaming = args.roaming;
+      }
+      if (args.lac !== undefined) f.lac = fp.string(args.lac, 'lac');
+      if (args.ci !== undefined) f.ci = fp.string(args.ci, 'ci');
+      return f;
+    }
+    case 'signal': {
+      const f: Fault = { kind };
+      if (args.rssi !== undefined) f.rssi = fp.int(args.rssi, 'rssi', 0, 99);
+      if (args.ber !== undefined) f.ber = fp.int(args.ber, 'ber', 0, 99);
+      if (args.dbm !== undefined) f.dbm = fp.int(args.dbm, 'dbm', -200, 0);
+      if (f.rssi === undefined && f.ber === undefined && f.dbm === undefined) fp.fail('give rssi, ber or dbm');
+      return f;
+    }
+    case 'detach':
+    case 'brokerDown':
+    case 'brokerUp':
+    case 'reboot':
+      return { kind };
+  }
+}
+
+/** How a fault reads in a transcript and a control reply: `signal (rssi: 5)`. */
+export function describeFault(f: Fault): string {
+  const { kind, ...args } = f;
+  const a = Object.entries(args)
+    // an in-process call may pass an argument as undefined: it was not given
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join(', ');
+  return a === '' ? kind : `${kind} (${a})`;
+}
