@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { Kernel } from './kernel.js';
 import { ClockDriver, RealtimeClock, VirtualClock } from './clock.js';
+import { FreeRunningClock, type FreeClockOptions } from './free-clock.js';
 import { Uart } from './uart.js';
 import { AtEngine } from './engine.js';
 import { Trace } from './trace.js';
@@ -30,8 +31,15 @@ export interface ModemOptions {
   profile?: string;
   profileOverrides?: DeepPartial<Profile>;
   seed?: number;
-  /** `virtual` (default for in-process use) or `realtime`. */
-  clock?: 'virtual' | 'realtime';
+  /**
+   * `virtual` (default for in-process use: time moves only while a test awaits the host port),
+   * `free` (virtual time that runs by itself whenever the host is quiet — for a driver under
+   * test that talks through `host.stream()` or the serialport binding; see sim/free-clock.ts),
+   * or `realtime`.
+   */
+  clock?: 'virtual' | 'free' | 'realtime';
+  /** How long the host must be quiet before free-running time moves. */
+  freeRun?: FreeClockOptions;
   /** Virtual clock, free-running: how far model time may run past the last outside input. */
   autoHorizonNs?: number;
   /** Wall ms an idle virtual wait gives outside inputs before jumping (see VirtualClock). */
@@ -94,8 +102,10 @@ export class Modem {
     this.clock =
       opts.clock === 'realtime'
         ? new RealtimeClock(this.kernel)
-        : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
-    if (opts.clock === 'realtime' || opts.autoHorizonNs !== undefined) {
+        : opts.clock === 'free'
+          ? new FreeRunningClock(this.kernel, opts.freeRun)
+          : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
+    if (opts.clock === 'realtime' || opts.clock === 'free' || opts.autoHorizonNs !== undefined) {
       // free-running: nobody awaits the clock to hear of a throwing event, and dying would
       // take the host's serial link with it
       this.kernel.onEventError = (err, label) => {
