@@ -10,6 +10,8 @@ export { Kernel, Priority, ms, sec, NS_PER_MS, NS_PER_S } from './kernel.js';
 export type { Ns, TimerHandle, IoHold, KernelOptions } from './kernel.js';
 export { VirtualClock, RealtimeClock } from './clock.js';
 export type { ClockDriver, VirtualClockOptions } from './clock.js';
+export { FreeRunningClock } from './free-clock.js';
+export type { FreeClockOptions } from './free-clock.js';
 export { Uart, byteTimeNs, FRAMING_8N1 } from './uart.js';
 export type { UartFraming } from './uart.js';
 export { Trace } from './trace.js';
