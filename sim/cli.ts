@@ -6,12 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createLogger, Logger } from './log.js';
 import { profiles } from './profiles/index.js';
-import { parseSerialSpec } from './links/spec.js';
 import { serve, Served, ServeOptions } from './serve.js';
 import { RunFlags, runScenarioFiles } from './scenario/run-files.js';
+import { oneLine, StartupError } from './instance/errors.js';
+import { brokerAuthFlag, brokerFlags, choiceFlag, controlFlag, intFlag, numberFlag, portFlag, routeFlag, serialFlag } from './instance/flags.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -30,23 +31,28 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-function intArg(what: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${what} must be an integer`);
-    const n = Number(v);
-    if (n < min || n > max) throw new InvalidArgumentError(`${what} must be in ${min}..${max}`);
-    return n;
-  };
-}
+// Flag parsers throw UsageError, which commander passes through untouched (it rewraps only its
+// own InvalidArgumentError): the line printed is ours, naming flag, value and fix.
+const intArg = (flag: string, min: number, max: number) => (v: string): number => intFlag(flag, v, min, max);
+const portArg = (flag: string) => (v: string): number => portFlag(flag, v);
+const floatArg = (flag: string, min: number, max: number, unit: string) => (v: string): number => numberFlag(flag, v, min, max, unit);
+const choiceArg = (flag: string, choices: readonly string[]) => (v: string): string => choiceFlag(flag, v, choices);
 
 function serialArg(v: string): string {
-  try {
-    parseSerialSpec(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
+  serialFlag(v);
   return v;
 }
+
+function controlArg(v: string): string {
+  controlFlag(v);
+  return v;
+}
+
+/** A repeatable flag, each value checked as it comes. */
+const collectChecked = (check: (v: string) => void) => (v: string, prev: string[]): string[] => {
+  check(v);
+  return [...prev, v];
+};
 
 interface ServeFlags extends ServeOptions {
   logLevel: string;
@@ -56,33 +62,46 @@ interface ServeFlags extends ServeOptions {
 function addServeOptions(cmd: Command): Command {
   return cmd
     .option('--serial <spec>', 'pty:PATH | tcp:HOST:PORT (port 0 = any free port) | stdio (default: pty:./ttyMODEM0 when socat is installed, else tcp:127.0.0.1:7000)', serialArg)
-    .addOption(new Option('--profile <name>', 'module profile').choices(Object.keys(profiles)).default('air724ug'))
-    .addOption(new Option('--clock <kind>', 'realtime: model time follows the wall clock; virtual: runs ahead by events, at most 10 s past the last host input').choices(['realtime', 'virtual']).default('realtime'))
+    .addOption(profileOption('module profile').default('air724ug'))
+    .addOption(new Option('--clock <kind>', 'realtime: model time follows the wall clock; virtual: runs ahead by events, at most 10 s past the last host input').choices(CLOCKS).argParser(choiceArg('--clock', CLOCKS)).default('realtime'))
     .option('--seed <n>', 'seed for latency jitter', intArg('--seed', 0, 2 ** 31 - 1), 1)
     .option('--data-dir <dir>', 'flash image and AT&W settings', './.modemsim')
     .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
     .option('--vcd <file>', 'write the UART lines (TXD, RXD) as a VCD waveform, bit by bit')
-    .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)')
+    .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)', controlArg)
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
-    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('info'))
-    .option('--broker-port <port>', 'embedded broker, plain listener on loopback (0 = any free port)', intArg('--broker-port', 0, 65535), 1883)
-    .option('--broker-tls-port <port>', 'embedded broker, TLS listener on loopback (0 = any free port)', intArg('--broker-tls-port', 0, 65535), 8883)
-    .option('--broker <url>', 'external broker instead of the embedded one: mqtt://HOST:PORT and/or mqtts://HOST:PORT (repeatable)', collect, [])
-    .option('--route <from=to>', 'send MIPSTART destinations elsewhere: FROM = HOST:PORT | HOST | *:PORT | *; TO = HOST:PORT or URL; first match wins (repeatable)', collect, [])
+    .addOption(logLevelOption('info'))
+    .option('--broker-port <port>', 'embedded broker, plain listener on loopback (0 = any free port)', portArg('--broker-port'), 1883)
+    .option('--broker-tls-port <port>', 'embedded broker, TLS listener on loopback (0 = any free port)', portArg('--broker-tls-port'), 8883)
+    .option('--broker <url>', 'external broker instead of the embedded one: mqtt://HOST:PORT and/or mqtts://HOST:PORT (repeatable)', collectChecked((v) => brokerFlags([v])), [])
+    .option('--route <from=to>', 'send MIPSTART destinations elsewhere: FROM = HOST:PORT | HOST | *:PORT | *; TO = HOST:PORT or URL; first match wins (repeatable)', collectChecked(routeFlag), [])
     .option('--pass-through', 'connect to the host:port the driver asked for (after routes)')
     .option('--mtls', 'the embedded TLS listener requires client certificates signed by its CA')
-    .option('--broker-connect-timeout <seconds>', 'the embedded broker closes a link that sends no CONNECT in this time', floatArg('--broker-connect-timeout', 0.05, 3600), 5)
-    .option('--broker-auth <user:pass>', "the embedded broker refuses other credentials (bare ERROR after MCONNECT's OK)");
+    .option('--broker-connect-timeout <seconds>', 'the embedded broker closes a link that sends no CONNECT in this time', floatArg('--broker-connect-timeout', 0.05, 3600, 'seconds'), 5)
+    .option('--broker-auth <user:pass>', "the embedded broker refuses other credentials (bare ERROR after MCONNECT's OK)", (v: string) => {
+      brokerAuthFlag(v);
+      return v;
+    });
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const CLOCKS = ['realtime', 'virtual'];
 
-function floatArg(what: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be a number in ${min}..${max}`);
-    return n;
-  };
+// .choices() lists the values in --help; the parser after it words the refusal
+function profileOption(description: string): Option {
+  const names = Object.keys(profiles);
+  return new Option('--profile <name>', description).choices(names).argParser(choiceArg('--profile', names));
+}
+
+function logLevelOption(level: string): Option {
+  return new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).argParser(choiceArg('--log-level', LOG_LEVELS)).default(level);
+}
+
+/**
+ * The one plain line for a start-up failure (not a JSON record: it is for the person at the
+ * terminal, and scripts wait for "ready", not for error records).
+ */
+function failLine(message: string): void {
+  process.stderr.write(`modemsim: ${oneLine(message)}\n`);
 }
 
 async function runServe(flags: ServeFlags): Promise<void> {
@@ -116,9 +135,9 @@ async function runServe(flags: ServeFlags): Promise<void> {
     });
   } catch (err) {
     // One line, no stack: start-up errors are the user's to fix (missing socat, busy port).
-    log.fatal(err instanceof Error ? err.message : String(err));
     await flushed(log);
-    process.exit(1);
+    failLine(err instanceof Error ? err.message : String(err));
+    process.exit(err instanceof StartupError ? err.exitCode : 1);
   }
   log.info(served.readyInfo, 'ready');
 }
@@ -149,22 +168,44 @@ function buildProgram(): Command {
   const program = new Command('modemsim')
     .description('Simulated Luat Air724UG / Air780E 4G module: its AT firmware on a serial port')
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError('(add --help for usage)');
+    // commander's own refusals (unknown option, missing value) come back to main() as errors,
+    // to be printed as one line like ours; help and version still go to stdout
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
   const serveCmd = program.command('serve').description('run a modem on a serial link (pty, TCP or stdio)');
   addServeOptions(serveCmd).action((flags: ServeFlags) => runServe(flags));
   program
     .command('run')
     .description('play scenario files (YAML timelines of host exchanges, faults and expectations) in virtual time; exit 0 when every expectation holds, 1 otherwise')
     .argument('<scenario...>', 'scenario files (see scenarios/README.md)')
-    .addOption(new Option('--profile <name>', "module profile (overrides the scenario's)").choices(Object.keys(profiles)))
+    .addOption(profileOption("module profile (overrides the scenario's)"))
     .option('--seed <n>', "seed for latency jitter (overrides the scenario's)", intArg('--seed', 0, 2 ** 31 - 1))
     .option('--trace <file>', 'write every trace (model ns; broker ports symbolic) as JSON lines')
     .option('--transcript <file>', 'write a Markdown transcript in the manual\'s →/← table form')
-    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('silent'))
+    .addOption(logLevelOption('silent'))
     .action((files: string[], flags: RunCliFlags) => runScenarios(files, flags));
   return program;
 }
 
-const program = buildProgram();
-if (process.argv.length <= 2) program.help();
-await program.parseAsync(process.argv);
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    if (argv.length <= 2) program.help();
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0); // --help, --version: already printed
+      const named = argv[2];
+      const sub = program.commands.some((c) => c.name() === named) ? ` ${named}` : '';
+      failLine(`${err.message.replace(/^error: /, '')} (see modemsim${sub} --help)`);
+      process.exit(2);
+    }
+    if (err instanceof StartupError) {
+      failLine(err.message);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);

@@ -2,16 +2,21 @@
  * `modemsim serve`: one modem on one serial link and its broker, until a signal. Kept apart
  * from cli.ts (which only parses argv) so tests and embedders can run it in-process.
  */
-import { resolve } from 'node:path';
 import { createModem, Modem } from './modem.js';
 import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
-import { createLink, parseSerialSpec } from './links/spec.js';
+import { createLink, SerialSpec } from './links/spec.js';
 import { ControlServer, startControl } from './control.js';
-import { findOnPath, SocatMissingError } from './links/pty.js';
-import { resolveProfile } from './profiles/index.js';
-import { BrokerFlags, MqttReady, setupMqtt } from './mqtt/options.js';
+import { findOnPath, PtyInUseError, PtyLink, SOCAT_MISSING } from './links/pty.js';
+import { profiles, resolveProfile } from './profiles/index.js';
+import { BrokerFlags, MqttReady, MqttSetup, setupMqtt } from './mqtt/options.js';
+import { BrokerListenError, DEFAULT_BROKER_HOST, DEFAULT_BROKER_PORT, DEFAULT_BROKER_TLS_PORT } from './broker/index.js';
+import { EnvironmentError, errnoCode, flagValue, oneLine, StartupError, UsageError } from './instance/errors.js';
+import { baudFlag, brokerAuthFlag, brokerFlags, choiceFlag, controlFlag, ControlWhere, routeFlag, serialFlag } from './instance/flags.js';
+import { checkCanListen, checkDistinctPorts, ListenWant, listenError } from './instance/ports.js';
+import { lockDataDir, LockedDataDir } from './instance/data-dir.js';
+import { checkOutputFile } from './instance/output-file.js';
 
 export const DEFAULT_PTY = 'pty:./ttyMODEM0';
 export const DEFAULT_TCP = 'tcp:127.0.0.1:7000';
@@ -37,6 +42,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   /** Control endpoint: `tcp:HOST:PORT` (default tcp:127.0.0.1:0) or `off`. */
   control?: string;
 }
+
+export const DEFAULT_CONTROL = 'tcp:127.0.0.1:0';
 
 /** The one `ready` record the CLI logs, broker URLs and certificate paths included. */
 export interface ReadyInfo extends MqttReady {
@@ -74,78 +81,196 @@ export function defaultSerial(log: Logger): string {
   return DEFAULT_TCP;
 }
 
-/** Where the control endpoint listens; loopback on an ephemeral port unless told otherwise. */
-function controlSpec(spec = 'tcp:127.0.0.1:0'): { host: string; port: number } | undefined {
-  if (spec === 'off') return undefined;
-  const s = parseSerialSpec(spec);
-  if (s.kind !== 'tcp') throw new Error(`--control wants tcp:HOST:PORT or off, got ${JSON.stringify(spec)}`);
-  return { host: s.host, port: s.port };
+/** What the flags ask for, once every value has been found usable on any machine. */
+interface Plan {
+  serialText: string;
+  serial: SerialSpec;
+  control: ControlWhere | undefined;
+  /** Every socket serve will listen on, with the flag that asked for it. */
+  listen: { serial?: ListenWant; control?: ListenWant; plain?: ListenWant; tls?: ListenWant };
 }
 
-/** Start a modem on its link. */
+/** Usage errors (exit 2): values that cannot work anywhere, all checked before anything runs. */
+function plan(opts: ServeOptions, serialText: string, serialGiven: boolean): Plan {
+  const serial = serialFlag(serialText);
+  const profileName = choiceFlag('--profile', opts.profile, Object.keys(profiles));
+  if (opts.baud !== undefined) {
+    const profile = resolveProfile(profileName);
+    baudFlag(opts.baud, profile.name, profile.uart.rates);
+  }
+  const controlText = opts.control ?? DEFAULT_CONTROL;
+  const control = controlFlag(controlText);
+  for (const r of opts.route ?? []) routeFlag(r);
+  const external = (opts.broker ?? []).length > 0;
+  if (external) brokerFlags(opts.broker ?? []);
+  if (opts.brokerAuth !== undefined) brokerAuthFlag(opts.brokerAuth);
+
+  const listen: Plan['listen'] = {};
+  if (serial.kind === 'tcp') {
+    listen.serial = { flag: '--serial', value: serialGiven ? serialText : `${serialText} (the default without socat)`, host: serial.host, port: serial.port };
+  }
+  if (control) listen.control = { flag: '--control', value: controlText, host: control.host, port: control.port };
+  if (!external) {
+    const plain = opts.brokerPort ?? DEFAULT_BROKER_PORT;
+    const tls = opts.brokerTlsPort ?? DEFAULT_BROKER_TLS_PORT;
+    listen.plain = { flag: '--broker-port', value: String(plain), host: DEFAULT_BROKER_HOST, port: plain };
+    listen.tls = { flag: '--broker-tls-port', value: String(tls), host: DEFAULT_BROKER_HOST, port: tls };
+  }
+  checkDistinctPorts(Object.values(listen));
+  return { serialText, serial, control, listen };
+}
+
+/** A listen failure of one service after the up-front check (a port taken meanwhile), named by flag. */
+function listenFailure(want: ListenWant | undefined, err: unknown): unknown {
+  const code = errnoCode(err);
+  if (want === undefined || code === undefined || !['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'EPERM', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return err;
+  return listenError([{ want, err }]);
+}
+
+/** Anything the link refused while starting, as one line naming --serial. */
+function linkFailure(p: Plan, err: unknown): unknown {
+  if (err instanceof StartupError) return err;
+  const what = flagValue('--serial', p.serialText);
+  if (err instanceof PtyInUseError) {
+    return new EnvironmentError(`${what}: ${err.path} is served by pid ${err.pid} (${err.evidence}); stop that one, or pass another --serial pty:PATH`, { cause: err });
+  }
+  if (p.serial.kind === 'tcp') {
+    const mapped = listenFailure(p.listen.serial, err);
+    if (mapped !== err) return mapped;
+  }
+  if (p.serial.kind === 'pty' && err instanceof Error) {
+    return new EnvironmentError(`${what}: ${oneLine(err.message)}; pass another --serial pty:PATH`, { cause: err });
+  }
+  return err;
+}
+
+/** The modem's own errors opening --trace/--vcd (checked before, but a race or a full disk remains). */
+function outputFailure(err: unknown, files: ReadonlyArray<{ flag: string; path: string | undefined }>): unknown {
+  if (!(err instanceof Error) || !('path' in err)) return err;
+  const file = files.find((f) => f.path !== undefined && f.path === err.path);
+  if (!file?.path) return err;
+  return new EnvironmentError(`${flagValue(file.flag, file.path)}: cannot open it (${errnoCode(err) ?? err.message}); pass a file you can write`, { cause: err });
+}
+
+/**
+ * Start a modem on its link. Everything that can be refused is checked first, in this order:
+ * flag values (UsageError), socat, output files, the data directory lock, every listening port,
+ * the pty path; only then do the broker, the modem and the control endpoint start. A failure
+ * throws a StartupError whose message is one line, and nothing is left running or locked.
+ */
 export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks = {}): Promise<Served> {
-  const spec = parseSerialSpec(opts.serial ?? defaultSerial(log));
-  const profile = resolveProfile(opts.profile);
-  if (opts.baud !== undefined && !profile.uart.rates.includes(opts.baud)) {
-    throw new Error(`--baud ${opts.baud} is not a rate of ${profile.name} (${profile.uart.rates.join(', ')})`);
-  }
-  // fail on a missing socat before anything else starts (one fatal line, nothing to undo)
-  if (spec.kind === 'pty' && !findOnPath('socat')) throw new SocatMissingError();
-  const dataDir = resolve(opts.dataDir);
-  // the broker first: its certificates live in <data-dir>/certs and the modem routes to it
-  const mqtt = await setupMqtt({ ...opts, dataDir }, log);
-  let modem: Modem;
-  try {
-    modem = createModem({
-      mqtt: mqtt.options,
-      profile: opts.profile,
-      // The power-on rate; a rate saved with AT&W still wins, as on the module.
-      ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
-      seed: opts.seed,
-      clock: opts.clock,
-      ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
-      dataDir,
-      ...(opts.trace !== undefined && { traceFile: resolve(opts.trace) }),
-      ...(opts.vcd !== undefined && { vcdFile: resolve(opts.vcd) }),
-      log,
-    });
-  } catch (err) {
-    await mqtt.close(); // e.g. a --trace path that cannot be opened
-    throw err;
-  }
-  const hostEnded = (): void =>
-    modem.clock.inject('host-end', () => {
-      modem.kernel.after(STDIO_LINGER, () => modem.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');
-    });
-  const link = createLink(spec, { log, onLost: hooks.onLost, onEnd: hostEnded });
-  let control: ControlServer | undefined;
-  const close = async (): Promise<void> => {
-    await control?.close();
-    await modem.close();
-    await mqtt.close();
-  };
-  try {
-    await modem.attach(link);
-    const where = controlSpec(opts.control);
-    if (where) control = await startControl(modem, mqtt.broker, where.host, where.port, log);
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  // A free-running virtual clock only moves after an input; this one lets the boot lines out.
-  if (opts.clock === 'virtual') modem.clock.inject('serve-start', () => undefined);
+  const serialGiven = opts.serial !== undefined;
+  const p = plan(opts, opts.serial ?? defaultSerial(log), serialGiven);
+  if (p.serial.kind === 'pty' && !findOnPath('socat')) throw new EnvironmentError(`${flagValue('--serial', p.serialText)}: ${SOCAT_MISSING}`);
+  const trace = opts.trace === undefined ? undefined : checkOutputFile('--trace', opts.trace);
+  const vcd = opts.vcd === undefined ? undefined : checkOutputFile('--vcd', opts.vcd);
+  const data: LockedDataDir = lockDataDir(opts.dataDir);
 
-  const readyInfo: ReadyInfo = {
-    serial: link.address ?? link.description,
-    link: link.description,
-    profile: modem.profile.name,
-    clock: opts.clock,
-    baud: modem.uart.baud,
-    seed: opts.seed,
-    dataDir,
-    ...(opts.trace !== undefined && { trace: resolve(opts.trace) }),
-    ...(control && { control: control.address }),
-    ...mqtt.ready,
+  // undone in reverse on a failure part way
+  const undo: Array<() => Promise<void> | void> = [() => data.lock.release()];
+  const unwind = async (): Promise<void> => {
+    for (const u of undo.splice(0).reverse()) {
+      try {
+        await u();
+      } catch (err) {
+        log.debug({ err }, 'while undoing a failed start');
+      }
+    }
   };
-  return { modem, link, readyInfo, close };
+  let modem: Modem | undefined;
+  try {
+    await checkCanListen(Object.values(p.listen));
+    const hostEnded = (): void => {
+      const m = modem;
+      if (!m) return;
+      m.clock.inject('host-end', () => {
+        m.kernel.after(STDIO_LINGER, () => m.uart.whenTxDrained(() => hooks.onHostGone?.()), 'host-end-linger');
+      });
+    };
+    const link = createLink(p.serial, { log, onLost: hooks.onLost, onEnd: hostEnded });
+    undo.push(() => link.close());
+    if (link instanceof PtyLink) {
+      try {
+        link.claim();
+      } catch (err) {
+        throw linkFailure(p, err);
+      }
+    }
+
+    // the broker first: its certificates live in <data-dir>/certs and the modem routes to it
+    let mqtt: MqttSetup;
+    try {
+      mqtt = await setupMqtt({ ...opts, dataDir: data.path }, log);
+    } catch (err) {
+      if (!(err instanceof BrokerListenError)) throw err;
+      const mapped = listenFailure(err.label === 'TLS' ? p.listen.tls : p.listen.plain, err.cause);
+      throw mapped === err.cause ? err : mapped;
+    }
+    const broker = mqtt;
+    undo.push(() => broker.close());
+    try {
+      modem = createModem({
+        mqtt: mqtt.options,
+        profile: opts.profile,
+        // The power-on rate; a rate saved with AT&W still wins, as on the module.
+        ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
+        seed: opts.seed,
+        clock: opts.clock,
+        ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
+        dataDir: data.path,
+        ...(trace !== undefined && { traceFile: trace }),
+        ...(vcd !== undefined && { vcdFile: vcd }),
+        log,
+      });
+    } catch (err) {
+      throw outputFailure(err, [{ flag: '--trace', path: trace }, { flag: '--vcd', path: vcd }]);
+    }
+    const m = modem;
+    undo.push(() => m.close());
+    try {
+      await m.attach(link);
+    } catch (err) {
+      throw linkFailure(p, err);
+    }
+    let control: ControlServer | undefined;
+    if (p.control) {
+      try {
+        control = await startControl(m, mqtt.broker, p.control.host, p.control.port, log);
+      } catch (err) {
+        throw listenFailure(p.listen.control, err);
+      }
+    }
+    // A free-running virtual clock only moves after an input; this one lets the boot lines out.
+    if (opts.clock === 'virtual') m.clock.inject('serve-start', () => undefined);
+
+    const readyInfo: ReadyInfo = {
+      serial: link.address ?? link.description,
+      link: link.description,
+      profile: m.profile.name,
+      clock: opts.clock,
+      baud: m.uart.baud,
+      seed: opts.seed,
+      dataDir: data.path,
+      ...(trace !== undefined && { trace }),
+      ...(control && { control: control.address }),
+      ...mqtt.ready,
+    };
+    const ctl = control;
+    const close = async (): Promise<void> => {
+      try {
+        await ctl?.close();
+        await m.close();
+        await broker.close();
+        await link.close();
+      } finally {
+        data.lock.release();
+      }
+    };
+    return { modem: m, link, readyInfo, close };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
 }
+
+export { StartupError, UsageError, EnvironmentError };

@@ -4,11 +4,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { PtyHost, TcpHost } from './serial-host.js';
 import { tempDir, WallWaits } from './helpers.js';
+import { skipWithout } from './system-tools.js';
 import mqtt from 'mqtt';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -86,6 +88,31 @@ class Cli {
   record(msg: string, timeoutMs = 15_000): Promise<LogRecord> {
     return this.recordWhere(`"${msg}"`, (r) => r.msg === msg, timeoutMs);
   }
+
+  /** Every stderr line, JSON records and plain lines alike. */
+  stderrLines(): string[] {
+    return this.stderrText.split('\n').filter((l) => l !== '');
+  }
+}
+
+/** A start-up failure as the CLI must print it: one plain line (not a JSON record). */
+function expectOneLine(cli: Cli, ...parts: Array<string | RegExp>): string {
+  const lines = cli.stderrLines();
+  expect(lines, cli.stderrText).toHaveLength(1);
+  const line = lines[0]!;
+  expect(line.startsWith('modemsim: '), line).toBe(true);
+  for (const p of parts) {
+    if (typeof p === 'string') expect(line).toContain(p);
+    else expect(line).toMatch(p);
+  }
+  return line;
+}
+
+/** A pid no process has (one that just exited). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  if (r.pid === undefined) throw new Error('could not spawn node');
+  return r.pid;
 }
 
 describe('modemsim serve', () => {
@@ -183,7 +210,7 @@ describe('modemsim serve', () => {
     expect(await cli.exited).toBe(0);
   });
 
-  it('serves on a socat pty with the virtual clock; SIGINT removes the link and exits 0', async () => {
+  it.skipIf(skipWithout('socat'))('serves on a socat pty with the virtual clock; SIGINT removes the link and exits 0', async () => {
     const dir = dataDir();
     const link = join(dir, 'ttyMODEM0');
     const cli = start(['serve', '--serial', `pty:${link}`, '--clock', 'virtual', '--data-dir', join(dir, 'data')]);
@@ -223,12 +250,11 @@ describe('modemsim serve', () => {
     const dir = dataDir();
     const noBin = join(dir, 'bin');
     mkdirSync(noBin);
-    const cli = start(['serve', '--serial', `pty:${join(dir, 'tty')}`, '--data-dir', dir], { ...process.env, PATH: noBin });
+    const cli = start(['serve', '--serial', `pty:${join(dir, 'tty')}`, '--data-dir', join(dir, 'data')], { ...process.env, PATH: noBin });
     expect(await cli.exited).toBe(1);
-    const lines = cli.stderrText.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 60, msg: expect.stringContaining('apt-get install socat') });
+    expectOneLine(cli, `--serial "pty:${join(dir, 'tty')}"`, 'apt-get install socat');
     expect(existsSync(join(dir, 'tty'))).toBe(false);
+    expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 
   it('without socat the default serial is TCP 127.0.0.1:7000, with a one-line hint', async () => {
@@ -239,12 +265,17 @@ describe('modemsim serve', () => {
     const hint = await cli.record('socat not found (apt-get install socat for a pty); serving on tcp:127.0.0.1:7000');
     expect(hint.level).toBe(40);
     // Port 7000 may be taken on this machine; either way the attempt was on it.
-    await cli.recordWhere('ready or a fatal line', (r) => r.msg === 'ready' || r.level === 60);
-    const ready = cli.records.find((r) => r.msg === 'ready');
-    if (ready) expect(ready['serial']).toBe('127.0.0.1:7000');
-    else expect(cli.records.find((r) => r.level === 60)?.msg).toMatch(/EADDRINUSE.*7000/);
-    cli.child.kill('SIGTERM');
-    expect([0, 1]).toContain(await cli.exited);
+    const ready = await cli.record('ready').catch(() => undefined);
+    if (ready) {
+      expect(ready['serial']).toBe('127.0.0.1:7000');
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    } else {
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderrLines().at(-1)).toBe(
+        'modemsim: --serial tcp:127.0.0.1:7000 (the default without socat): port 7000 is in use; stop what holds the port (another modemsim, mosquitto?) or pick another (0 = any free port)',
+      );
+    }
   });
 
   it('takes faults on its loopback control endpoint while a host drives the serial port', async () => {
@@ -279,20 +310,109 @@ describe('modemsim serve', () => {
     expect(await cli.exited).toBe(0);
   });
 
-  it('fails with one fatal line when the trace file cannot be opened', async () => {
+  it('fails with one line naming --trace when the trace file cannot be opened', async () => {
     const dir = dataDir();
-    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dir, '--trace', join(dir, 'missing', 't.jsonl')]);
+    const trace = join(dir, 'missing', 't.jsonl');
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dir, '--trace', trace]);
     expect(await cli.exited).toBe(1);
-    const fatal = cli.records.filter((r) => r.level === 60);
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]!.msg).toContain('ENOENT');
-    expect(cli.records.some((r) => r.msg === 'ready')).toBe(false);
+    expectOneLine(cli, `--trace "${trace}": directory ${join(dir, 'missing')} does not exist`);
   });
 
-  it('rejects a malformed --serial before starting anything', async () => {
+  it('rejects a malformed --serial before starting anything: exit 2, one line', async () => {
     const cli = start(['serve', '--serial', 'com1']);
+    expect(await cli.exited).toBe(2);
+    expectOneLine(cli, '--serial "com1"', 'expected pty:PATH, tcp:HOST:PORT or stdio');
+  });
+
+  it('usage errors exit 2 with one plain line naming the flag and the value', async () => {
+    // one of each path a refusal takes (the values themselves: instance.test.ts, in-process)
+    const cases: Array<[string[], string]> = [
+      [['--baud', '7'], '--baud 7: not a UART rate of air724ug; use one of 600, 1200,'], // serve(), knowing the profile
+      [['--route', 'bad'], '--route "bad": no "="; expected FROM=TO'], // a repeatable flag's parser
+      [['--broker-auth', 'nocolon'], '--broker-auth "nocolon": expected USER:PASS'], // a flag's parser
+      [['--bogus'], "unknown option '--bogus' (see modemsim serve --help)"], // commander's own
+    ];
+    const dir = dataDir();
+    const clis = cases.map(([args]) => start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', join(dir, 'never'), ...args]));
+    for (const [i, cli] of clis.entries()) {
+      expect(await cli.exited, cases[i]![1]).toBe(2);
+      expectOneLine(cli, cases[i]![1]);
+    }
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  it('a --data-dir that cannot be a directory (/proc/x, a file) exits at once with one line naming --data-dir', async () => {
+    const file = join(dataDir(), 'file');
+    writeFileSync(file, 'not a directory');
+    const t0 = performance.now();
+    // /proc/x: Node 20's recursive mkdirSync would spin there forever, deaf to SIGINT
+    const proc = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', '/proc/x']);
+    const onFile = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', file]);
+    expect(await proc.exited).toBe(1);
+    const wallMs = performance.now() - t0;
+    expect(await onFile.exited).toBe(1);
+    expectOneLine(proc, '--data-dir "/proc/x": cannot create /proc');
+    expectOneLine(onFile, `--data-dir "${file}": is a file, not a directory`);
+    console.log(`serve --data-dir /proc/x: exit 1 after ${wallMs.toFixed(0)} ms`);
+    expect(wallMs).toBeLessThan(5000);
+  });
+
+  it('a --control address of another machine is one line naming --control', async () => {
+    const cli = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--data-dir', dataDir(), '--control', 'tcp:8.8.8.8:0']);
     expect(await cli.exited).toBe(1);
-    expect(cli.stderrText).toContain('expected pty:PATH, tcp:HOST:PORT or stdio');
+    expectOneLine(cli, '--control tcp:8.8.8.8:0: 8.8.8.8 is not an address of this machine');
+  });
+
+  it('port clashes name every clashing flag in one line', async () => {
+    const servers = await Promise.all(
+      [0, 1].map(async () => {
+        const s = createServer();
+        await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+        cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
+        const a = s.address();
+        return typeof a === 'object' && a ? a.port : 0;
+      }),
+    );
+    const [p1, p2] = servers;
+    const cli = start(['serve', '--serial', `tcp:127.0.0.1:${p1}`, '--data-dir', dataDir(), '--broker-port', String(p2), '--broker-tls-port', '0']);
+    expect(await cli.exited).toBe(1);
+    expectOneLine(cli, `--serial tcp:127.0.0.1:${p1}: port ${p1} is in use; --broker-port ${p2}: port ${p2} is in use; stop what holds the port`);
+  });
+
+  it('takes over a stale data dir lock (dead pid); a second serve there refuses with one line naming the pid; the first keeps answering AT and removes its lock on exit', async () => {
+    const dir = dataDir();
+    const lock = join(dir, 'modemsim.lock');
+    writeFileSync(lock, `${deadPid()}\n`);
+    const first = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--clock', 'virtual', '--data-dir', dir]);
+    const ready = await first.record('ready');
+    expect(readFileSync(lock, 'utf8')).toBe(`${first.child.pid}\n`);
+    const second = start(['serve', '--serial', 'tcp:127.0.0.1:0', '--clock', 'virtual', '--data-dir', dir]);
+    expect(await second.exited).toBe(1);
+    expectOneLine(second, `--data-dir "${dir}": in use by modemsim pid ${first.child.pid}`);
+    const host = new TcpHost(String(ready['serial']));
+    cleanup.push(() => host.close());
+    await host.connected;
+    expect(await host.command('AT')).toBe('AT\r\r\nOK\r\n');
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.stderrText).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it.skipIf(skipWithout('socat'))('a pty path a live serve serves is not taken over: one line naming its pid, its host still answers', async () => {
+    const dir = dataDir();
+    const link = join(dir, 'ttyMODEM0');
+    const first = start(['serve', '--serial', `pty:${link}`, '--clock', 'virtual', '--data-dir', join(dir, 'a')]);
+    await first.record('ready');
+    const second = start(['serve', '--serial', `pty:${link}`, '--clock', 'virtual', '--data-dir', join(dir, 'b')]);
+    expect(await second.exited).toBe(1);
+    expectOneLine(second, `--serial "pty:${link}": ${link} is served by pid ${first.child.pid}`);
+    const host = new PtyHost(link);
+    cleanup.push(() => host.close());
+    await host.expect('SMS READY\r\n', 10_000);
+    expect(await host.command('AT')).toBe('AT\r\r\nOK\r\n');
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.stderrText).toBe(0);
+    expect(existsSync(link)).toBe(false);
   });
 
   it('prints help with no subcommand, and the version', async () => {

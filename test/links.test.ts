@@ -3,16 +3,18 @@
  * Same exchanges on both; the pty run is in real time and also checks the UART's wall pacing.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createModem, Modem } from '../sim/modem.js';
 import { ms, sec } from '../sim/kernel.js';
 import { byteTimeNs } from '../sim/uart.js';
-import { PtyLink, SocatMissingError } from '../sim/links/pty.js';
+import { PtyInUseError, PtyLink, ptyLockPath, SocatMissingError } from '../sim/links/pty.js';
 import { TcpLink } from '../sim/links/tcp.js';
 import { parseSerialSpec, createLink } from '../sim/links/spec.js';
 import { PtyHost, SerialHost, TcpHost, garbageLine } from './serial-host.js';
-import { tempDir } from './helpers.js';
+import { tempDir, WallWaits } from './helpers.js';
+import { requireTool, skipWithout } from './system-tools.js';
 
 const GARBAGE = 20_000;
 
@@ -42,14 +44,16 @@ function exchanges(host: () => SerialHost): void {
   });
 }
 
-describe('pty link (socat), real time', () => {
-  const dir = tempDir('modemsim-pty-');
-  const path = join(dir.path, 'ttyMODEM0');
+describe.skipIf(skipWithout('socat'))('pty link (socat), real time', () => {
+  let dir: { path: string; remove(): void };
+  let path: string;
   let m: Modem;
   let link: PtyLink;
   let host: PtyHost;
 
   beforeAll(async () => {
+    dir = tempDir('modemsim-pty-');
+    path = join(dir.path, 'ttyMODEM0');
     // the profile's boot lines, sooner (the wall time goes to the exchanges), but not so soon
     // that they leave before the host below has opened the pty (output to nobody is lost)
     m = createModem({
@@ -74,6 +78,7 @@ describe('pty link (socat), real time', () => {
     await host?.close();
     await m?.close();
     expect(existsSync(path)).toBe(false);
+    expect(existsSync(ptyLockPath(path))).toBe(false);
     dir.remove();
   });
 
@@ -205,28 +210,121 @@ describe('pty link failures', () => {
     }
   });
 
-  it('reports socat dying on its own and removes the link', async () => {
+  it.skipIf(skipWithout('socat'))('reports socat dying on its own and removes the link', async () => {
     const dir = tempDir();
     const path = join(dir.path, 'tty');
     let lost = '';
-    const gone = new Promise<void>((resolve) => {
+    const gone = new Promise<void>((resolve, reject) => {
       const link = new PtyLink(path, {
         onLost: (why) => {
           lost = why;
           resolve();
         },
       });
-      void link.open(() => undefined).then(() => {
+      link.open(() => undefined).then(() => {
         expect(existsSync(path)).toBe(true);
-        // Kill socat hard so it cannot remove its own link.
+        // Kill socat hard: the link is left for us to remove.
         const pid = findSocatPid(link);
         process.kill(pid, 'SIGKILL');
-      });
+      }, reject);
     });
     await gone;
     expect(lost).toMatch(/socat exited \(SIGKILL\)/);
     expect(existsSync(path)).toBe(false);
     dir.remove();
+  });
+});
+
+/** A pid no process has (one that just exited; reuse within the test is vanishingly unlikely). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  if (r.pid === undefined) throw new Error('could not spawn node');
+  return r.pid;
+}
+
+/** Bytes a pty link received from its host, with a wait for them. */
+function collector(): { onData: (b: Uint8Array) => void; has: (text: string) => Promise<void> } {
+  let got = '';
+  const waits = new WallWaits();
+  return {
+    onData: (b) => {
+      got += Buffer.from(b).toString('latin1');
+      waits.notify();
+    },
+    has: (text) => waits.until(() => (got.includes(text) ? true : undefined), 5000, () => `no ${JSON.stringify(text)} in ${JSON.stringify(got)}`).then(() => undefined),
+  };
+}
+
+describe.skipIf(skipWithout('socat'))('pty link ownership', () => {
+  // under CI without socat: fail at once, saying what to install
+  beforeAll(() => void requireTool('socat'));
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f();
+  });
+  function scratch(): string {
+    const d = tempDir('modemsim-ptyown-');
+    cleanups.push(() => d.remove());
+    return join(d.path, 'tty');
+  }
+  function opened(link: PtyLink): PtyLink {
+    cleanups.push(() => link.close());
+    return link;
+  }
+
+  it('refuses a path a live link serves, naming its pid; the live link keeps its pty and its host', async () => {
+    const path = scratch();
+    const rx = collector();
+    const first = opened(new PtyLink(path));
+    await first.open(rx.onData);
+    const err = await opened(new PtyLink(path)).open(() => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PtyInUseError);
+    expect(err).toMatchObject({ path, pid: process.pid });
+    expect(readlinkSync(path)).toBe(first.device);
+    const host = new PtyHost(path);
+    cleanups.push(() => host.close());
+    await host.send('still mine\r');
+    await rx.has('still mine\r');
+  });
+
+  it('refuses a path a socat without our lock serves, naming that socat', async () => {
+    const path = scratch();
+    const socat = spawn('socat', [`PTY,link=${path},raw,echo=0`, 'STDIO'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    cleanups.push(() => {
+      socat.kill('SIGKILL');
+    });
+    const waits = new WallWaits();
+    const poll = setInterval(() => waits.notify(), 10);
+    await waits.until(() => (existsSync(path) ? true : undefined), 5000, () => 'socat made no link').finally(() => clearInterval(poll));
+    const err = await opened(new PtyLink(path)).open(() => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PtyInUseError);
+    expect(err).toMatchObject({ pid: socat.pid });
+    expect(existsSync(ptyLockPath(path))).toBe(false);
+  });
+
+  it('takes over a stale link whose lock names a dead pid', async () => {
+    const path = scratch();
+    const dead = deadPid();
+    symlinkSync('/dev/pts/999999', path);
+    writeFileSync(ptyLockPath(path), `${dead}\n`);
+    const link = opened(new PtyLink(path));
+    await link.open(() => undefined);
+    expect(readlinkSync(path)).toBe(link.device);
+    expect(readFileSync(ptyLockPath(path), 'utf8')).toBe(`${process.pid}\n`);
+    await link.close();
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(ptyLockPath(path))).toBe(false);
+  });
+
+  it('on close leaves a link that no longer points to its pty', async () => {
+    const path = scratch();
+    const link = opened(new PtyLink(path));
+    await link.open(() => undefined);
+    unlinkSync(path);
+    symlinkSync('/dev/null', path); // someone else's now
+    await link.close();
+    expect(readlinkSync(path)).toBe('/dev/null');
+    expect(existsSync(ptyLockPath(path))).toBe(false);
   });
 });
 

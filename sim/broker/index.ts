@@ -25,7 +25,7 @@ export interface EmbeddedBrokerOptions {
   tlsPort?: number; // TLS listener, default 8883, 0 = ephemeral
   dataDir?: string; // certs kept in <dataDir>/certs; absent = a fresh temp dir
   mtls?: boolean; // TLS listener requires client certs signed by the CA
-  connectTimeoutMs?: number; // default 5000: a socket that sends no CONNECT in this time is closed (decision 13)
+  connectTimeoutMs?: number; // default 5000: a socket that sends no CONNECT in this time is closed (behaviour §13)
   auth?: { username: string; password: string }; // when set, CONNECT with other credentials is refused (CONNACK 4)
   log?: Logger;
 }
@@ -46,6 +46,9 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
+export { BrokerListenError } from './listener.js';
+
+export const DEFAULT_BROKER_HOST = '127.0.0.1';
 export const DEFAULT_BROKER_PORT = 1883;
 export const DEFAULT_BROKER_TLS_PORT = 8883;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -76,7 +79,7 @@ function urlHost(host: string): string {
 }
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? DEFAULT_BROKER_HOST;
   const log = (opts.log ?? silentLogger()).child({ component: 'broker' });
   const tempDir = opts.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'modemsim-broker-')) : null;
   const removeTempDir = (): void => {

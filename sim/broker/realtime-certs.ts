@@ -10,12 +10,13 @@
  * signing tens of milliseconds, native signing takes about one.
  */
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import type { Logger } from 'pino';
 import { atomicWriteFileSync } from '../../fs-model/atomic.js';
+import { makeDirs } from '../instance/dirs.js';
 
 /** File paths (PEM) of the local CA and of the client identity for mutual TLS. */
 export interface BrokerCerts {
@@ -210,7 +211,8 @@ function createClient(paths: BrokerCerts, ca: PemPair): void {
  */
 export function ensureCertificates(dir: string, log?: Logger): BrokerCerts {
   const started = performance.now();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // not mkdirSync({ recursive }): under /proc it never returns (see makeDirs)
+  makeDirs(dir, 0o700);
   const paths = certPaths(dir);
   let ca = loadCa(paths);
   const made: string[] = [];

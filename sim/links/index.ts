@@ -1,5 +1,5 @@
 export type { Link } from './link.js';
-export { PtyLink, SocatMissingError, SOCAT_MISSING, findOnPath } from './pty.js';
+export { PtyLink, PtyInUseError, SocatMissingError, SOCAT_MISSING, findOnPath, ptyLockPath } from './pty.js';
 export type { PtyLinkOptions } from './pty.js';
 export { TcpLink } from './tcp.js';
 export type { TcpLinkOptions } from './tcp.js';

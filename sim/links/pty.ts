@@ -1,17 +1,23 @@
 /**
  * A pseudo-terminal a host program opens like a serial port. socat owns the pty pair and
  * creates the symlink; we talk to it over its stdin/stdout pipes:
- *   socat -d -d PTY,link=PATH,raw,echo=0 STDIO
+ *   socat -d -d PTY,link=PATH,raw,echo=0,unlink-close=0 STDIO
  * `raw,echo=0` makes the pty pass bytes untouched, as a real UART does (no CR/LF mapping, no
- * line discipline echo: echo is the modem's business, ATE).
+ * line discipline echo: echo is the modem's business, ATE). `unlink-close=0`: socat would
+ * delete whatever is at PATH when it exits, even a link that is no longer its own; removing the
+ * link is left to us, who check first.
+ *
+ * The path is claimed with a pid lock next to it (`PATH.lock`): a second modemsim asking for a
+ * path that a live one serves is refused instead of stealing the link from under its host.
  */
 import { spawn, ChildProcessByStdio } from 'node:child_process';
-import { accessSync, constants, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Link } from './link.js';
 import { WriteCoalescer } from './coalesce.js';
+import { acquirePidLock, LockHeldError, PidLock, readLockPid } from '../instance/lock.js';
 
 export const SOCAT_MISSING =
   'socat not found on PATH: install it with `apt-get install socat` (or use --serial tcp:127.0.0.1:7000)';
@@ -20,6 +26,19 @@ export class SocatMissingError extends Error {
   constructor() {
     super(SOCAT_MISSING);
     this.name = 'SocatMissingError';
+  }
+}
+
+/** The pty path is served by a live process: taking the link over would cut off its host. */
+export class PtyInUseError extends Error {
+  constructor(
+    readonly path: string,
+    readonly pid: number,
+    /** How we know: our lock file, or a socat found serving that link without one. */
+    readonly evidence: string,
+  ) {
+    super(`${path} is served by pid ${pid} (${evidence})`);
+    this.name = 'PtyInUseError';
   }
 }
 
@@ -46,6 +65,50 @@ export interface PtyLinkOptions {
   socat?: string;
 }
 
+/** The lock file that claims a pty link path. */
+export function ptyLockPath(path: string): string {
+  return `${resolve(path)}.lock`;
+}
+
+/**
+ * The pid of a socat (or anything with the same address syntax) serving a pty link at `path`,
+ * found in /proc: a link left by a socat that runs without our lock is still live. Undefined
+ * where /proc cannot tell (not Linux) or nobody serves it.
+ */
+export function socatServing(path: string): number | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid);
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const arg of args) {
+      if (!/^pty,/i.test(arg)) continue;
+      for (const opt of arg.split(',').slice(1)) {
+        const m = /^(?:link|symbolic-link)=(.+)$/i.exec(opt);
+        if (!m?.[1]) continue;
+        let target = m[1];
+        if (!isAbsolute(target)) {
+          try {
+            target = join(readlinkSync(`/proc/${pid}/cwd`), target);
+          } catch {
+            continue;
+          }
+        }
+        if (resolve(target) === path) return Number(pid);
+      }
+    }
+  }
+  return undefined;
+}
+
 type Socat = ChildProcessByStdio<Writable, Readable, Readable>;
 
 export class PtyLink implements Link {
@@ -57,6 +120,7 @@ export class PtyLink implements Link {
   private closing = false;
   private exited: Promise<void> = Promise.resolve();
   private readonly cleanupOnExit = (): void => this.cleanupSync();
+  private lock: PidLock | undefined;
 
   constructor(
     path: string,
@@ -78,11 +142,38 @@ export class PtyLink implements Link {
     return this.path;
   }
 
+  /**
+   * Takes the path, or throws: a regular file there (socat would replace it), or a live process
+   * serving a link there (PtyInUseError). open() claims by itself; serve claims first, so a
+   * refusal comes before the broker has started.
+   */
+  claim(): void {
+    if (this.lock?.isOurs()) return;
+    this.refuseToReplaceFile();
+    const lockPath = ptyLockPath(this.path);
+    let lock: PidLock;
+    try {
+      lock = acquirePidLock(lockPath);
+    } catch (err) {
+      if (err instanceof LockHeldError) throw new PtyInUseError(this.path, err.pid, err.ours ? 'another link in this process' : `lock ${lockPath}`);
+      throw err;
+    }
+    if (this.linkExists()) {
+      const pid = socatServing(this.path);
+      if (pid !== undefined) {
+        lock.release();
+        throw new PtyInUseError(this.path, pid, 'a socat serving that link');
+      }
+      this.opts.log?.warn({ path: this.path, ...(lock.tookOverFrom !== undefined && { deadPid: lock.tookOverFrom }) }, 'replacing a stale pty link');
+    }
+    this.lock = lock;
+  }
+
   open(onData: (bytes: Uint8Array) => void): Promise<void> {
     try {
-      this.refuseToReplaceFile();
+      this.claim();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const log = this.opts.log;
     return new Promise<void>((resolveOpen, rejectOpen) => {
@@ -90,7 +181,7 @@ export class PtyLink implements Link {
       let lastError = '';
       const child: Socat = spawn(
         this.opts.socat ?? 'socat',
-        ['-d', '-d', `PTY,link=${this.path},raw,echo=0`, 'STDIO'],
+        ['-d', '-d', `PTY,link=${this.path},raw,echo=0,unlink-close=0`, 'STDIO'],
         // its own process group: Ctrl-C in the terminal reaches serve, which then closes socat
         // (removing the link); socat still ends by itself on EOF if serve dies
         { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
@@ -99,6 +190,7 @@ export class PtyLink implements Link {
       this.exited = new Promise((r) => child.once('close', () => r()));
       child.once('error', (err: NodeJS.ErrnoException) => {
         this.child = undefined;
+        if (!ready) this.releaseLock();
         if (!ready) rejectOpen(err.code === 'ENOENT' ? new SocatMissingError() : err);
         else log?.error({ err }, 'socat error');
       });
@@ -132,6 +224,7 @@ export class PtyLink implements Link {
         this.child = undefined;
         process.off('exit', this.cleanupOnExit);
         if (!ready) {
+          this.releaseLock();
           rejectOpen(new Error(`socat could not open the pty at ${this.path}: ${lastError || `exit ${code ?? signal}`}`));
           return;
         }
@@ -164,6 +257,7 @@ export class PtyLink implements Link {
     }
     process.off('exit', this.cleanupOnExit);
     this.removeLink();
+    this.releaseLock();
   }
 
   /** socat would silently replace (and on exit delete) a regular file at the link path. */
@@ -173,26 +267,45 @@ export class PtyLink implements Link {
       if (!st.isSymbolicLink()) {
         throw new Error(`${this.path} exists and is not a symlink; refusing to let socat replace it`);
       }
-      this.opts.log?.warn({ path: this.path }, 'replacing a stale pty link');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!(err instanceof Error && 'code' in err && err.code === 'ENOENT')) throw err;
     }
   }
 
-  /** socat removes its link when it exits cleanly; this covers a kill or crash. */
+  private linkExists(): boolean {
+    try {
+      return lstatSync(this.path).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Only our own link: it must still point at the pty socat gave us, and no other process may
+   * have claimed the path since. Anything else at the path belongs to whoever put it there.
+   */
   private removeLink(): void {
+    if (this.device === undefined) return;
+    // a lock deleted by hand still leaves the link ours; a lock naming another pid does not
+    const holder = readLockPid(ptyLockPath(this.path));
+    if (holder !== undefined && holder !== process.pid) return;
     try {
       if (!lstatSync(this.path).isSymbolicLink()) return;
-      const target = readlinkSync(this.path);
-      if (this.device === undefined || target === this.device) unlinkSync(this.path);
+      if (readlinkSync(this.path) === this.device) unlinkSync(this.path);
     } catch {
       /* already gone */
     }
+  }
+
+  private releaseLock(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   /** On process exit only synchronous work is possible. */
   private cleanupSync(): void {
     this.child?.kill('SIGTERM');
     this.removeLink();
+    this.releaseLock();
   }
 }

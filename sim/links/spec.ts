@@ -12,7 +12,7 @@ export type SerialSpec =
 
 export class SerialSpecError extends Error {
   constructor(spec: string, why: string) {
-    super(`bad --serial ${JSON.stringify(spec)}: ${why} (expected pty:PATH, tcp:HOST:PORT or stdio)`);
+    super(`--serial ${JSON.stringify(spec)}: ${why}; expected pty:PATH, tcp:HOST:PORT or stdio (tcp:PORT = loopback)`);
     this.name = 'SerialSpecError';
   }
 }
