@@ -77,7 +77,7 @@ function addServeOptions(cmd: Command): Command {
     .option('--route <from=to>', 'send MIPSTART destinations elsewhere: FROM = HOST:PORT | HOST | *:PORT | *; TO = HOST:PORT or URL; first match wins (repeatable)', collectChecked(routeFlag), [])
     .option('--pass-through', 'connect to the host:port the driver asked for (after routes)')
     .option('--mtls', 'the embedded TLS listener requires client certificates signed by its CA')
-    .option('--broker-connect-timeout <seconds>', 'the embedded broker closes a link that sends no CONNECT in this time', floatArg('--broker-connect-timeout', 0.05, 3600, 'seconds'), 5)
+    .option('--broker-connect-timeout <seconds>', 'the embedded broker closes a link that sends no CONNECT in this time', floatArg('--broker-connect-timeout', 0.05, 3600, 'seconds'), 15)
     .option('--broker-auth <user:pass>', "the embedded broker refuses other credentials (bare ERROR after MCONNECT's OK)", (v: string) => {
       brokerAuthFlag(v);
       return v;

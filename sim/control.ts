@@ -69,6 +69,8 @@ export async function startControl(
   };
 
   const onConnection = (socket: Socket): void => {
+    // one JSON line per request and reply: a delayed ACK would stall each by ~40 ms
+    socket.setNoDelay(true);
     socket.setEncoding('utf8');
     let buf = '';
     let inFlight = 0;

@@ -55,6 +55,18 @@ describe('TCP drop and recovery (seed: CLOSED → MQTTSTATU → MIPSTART)', () =
     expect((await f.waitFor('back/t'))[0]!.toString()).toBe('again');
   });
 
+  it('with the default connect window (15 s, as EMQX) an MCONNECT sent 12 s of wall time after CONNECT OK gets CONNACK OK', async () => {
+    const patient = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: shared.dataDir });
+    cleanups.push(() => patient.close());
+    const m = await modem({ mqtt: mqttOptionsFromBroker(patient) });
+    await exact(m, 'AT+MIPSTART="broker.example.com",1883', '\r\nOK\r\n');
+    await nextUrc(m, 'CONNECT OK');
+    // the window is the broker's, on the wall clock: this waits for the broker, not the model
+    await new Promise((r) => setTimeout(r, 12_000));
+    await exact(m, 'AT+MCONNECT=1,60', '\r\nOK\r\n');
+    await nextUrc(m, 'CONNACK OK');
+  }, 30_000);
+
   it('an MCONNECT later than the broker\'s connect window finds CLOSED, then 767', async () => {
     const hasty = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: shared.dataDir, connectTimeoutMs: 300 });
     cleanups.push(() => hasty.close());

@@ -25,7 +25,7 @@ export interface EmbeddedBrokerOptions {
   tlsPort?: number; // TLS listener, default 8883, 0 = ephemeral
   dataDir?: string; // certs kept in <dataDir>/certs; absent = a fresh temp dir
   mtls?: boolean; // TLS listener requires client certs signed by the CA
-  connectTimeoutMs?: number; // default 5000: a socket that sends no CONNECT in this time is closed (behaviour §13)
+  connectTimeoutMs?: number; // default 15000: a socket that sends no CONNECT in this time is closed (behaviour §13)
   auth?: { username: string; password: string }; // when set, CONNECT with other credentials is refused (CONNACK 4)
   log?: Logger;
 }
@@ -51,7 +51,12 @@ export { BrokerListenError } from './listener.js';
 export const DEFAULT_BROKER_HOST = '127.0.0.1';
 export const DEFAULT_BROKER_PORT = 1883;
 export const DEFAULT_BROKER_TLS_PORT = 8883;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/**
+ * EMQX (which runs the public broker.emqx.io of the manual's examples) closes a CONNECT-less
+ * link after `mqtt.idle_timeout`, 15 s by default in 4.x and 5.x; mosquitto 2.0 after 1.5 × its
+ * 60 s default keepalive. The shorter, 15 s, so a driver that would fail on EMQX fails here too.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
 /** CONNACK return code 4 (MQTT 3.1.1 §3.2.2.3): bad user name or password. */
 const BAD_USERNAME_OR_PASSWORD = 4 as AuthErrorCode;

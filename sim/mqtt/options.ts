@@ -47,7 +47,7 @@ export interface BrokerFlags {
   passThrough?: boolean;
   /** `--mtls`. */
   mtls?: boolean;
-  /** `--broker-connect-timeout SECONDS` (default 5, behaviour §13). */
+  /** `--broker-connect-timeout SECONDS` (default 15, behaviour §13). */
   brokerConnectTimeout?: number;
   /** `--broker-auth USER:PASS`. */
   brokerAuth?: string;
