@@ -122,3 +122,17 @@ describe('a command group of its own file', () => {
     expect(COMMAND_GROUPS.filter((g) => !readme.includes(`#### ${g.name}\n`)).map((g) => g.name)).toEqual([]);
   });
 });
+
+describe('latency keys', () => {
+  it('an override naming a latency key no step has fails when the modem is built, naming the key', () => {
+    expect(() => createModem({ profileOverrides: { latency: JSON.parse('{"mqtt.conack": {"base": 1, "jitter": 0}}') } })).toThrow(
+      /unknown latency key mqtt\.conack/,
+    );
+  });
+
+  it('every latency key of LATENCY_KEYS is in every shipped profile', async () => {
+    const { LATENCY_KEYS } = await import('../sim/profile.js');
+    const { profiles } = await import('../sim/profiles/index.js');
+    for (const p of Object.values(profiles)) expect(LATENCY_KEYS.filter((k) => p.latency[k] === undefined)).toEqual([]);
+  });
+});
