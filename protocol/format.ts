@@ -2,7 +2,7 @@
  * Result formatting (V.250 §5.7): what goes back on the wire for information text, final
  * result codes and unsolicited result codes, under ATV, ATQ, AT+CMEE and S3/S4.
  */
-import { cmeText } from './errors.js';
+import { cmeText, cmsText } from './errors.js';
 import { FinalWord, numericFinal } from './results.js';
 
 export interface FormatSettings {
@@ -26,12 +26,18 @@ export type Final =
   | { kind: 'ok' }
   | { kind: 'error' }
   | { kind: 'cme'; code: number }
+  /**
+   * 27.005 `+CMS ERROR: <n>` of the SMS commands. CMEE governs only +CME, so it prints under
+   * CMEE=0 too, unless `cmee0` is 'error' (a profile's choice for a module that says ERROR).
+   */
+  | { kind: 'cms'; code: number; cmee0?: 'cms' | 'error' }
   /** A final result word of the module's own (`SHUT OK`, `TimeOut`; protocol/results.ts). */
   | { kind: 'text'; text: FinalWord };
 
 export const OK: Final = { kind: 'ok' };
 export const ERROR: Final = { kind: 'error' };
 export const cme = (code: number): Final => ({ kind: 'cme', code });
+export const cms = (code: number, cmee0: 'cms' | 'error' = 'cms'): Final => ({ kind: 'cms', code, cmee0 });
 
 function crlf(s: FormatSettings): string {
   return String.fromCharCode(s.s3, s.s4);
@@ -55,6 +61,10 @@ export function finalText(f: Final, cmee: 0 | 1 | 2): string {
       if (cmee === 0) return 'ERROR';
       if (cmee === 1) return `+CME ERROR: ${f.code}`;
       return `+CME ERROR: ${cmeText[f.code] ?? String(f.code)}`;
+    case 'cms':
+      if (cmee === 0 && f.cmee0 === 'error') return 'ERROR';
+      if (cmee === 2) return `+CMS ERROR: ${cmsText[f.code] ?? String(f.code)}`;
+      return `+CMS ERROR: ${f.code}`;
   }
 }
 

@@ -30,6 +30,7 @@ export type LineEvent =
   | { kind: 'overflow'; length: number }
   | { kind: 'raw'; data: Uint8Array; end: 'length' | 'ctrl-z' | 'cancel' | 'overflow' };
 
+const NUL = 0x00;
 const CTRL_Z = 0x1a;
 const ESC = 0x1b;
 
@@ -38,7 +39,7 @@ const NO_EVENTS: LineEvent[] = [];
 
 export class LineAssembler {
   /** The line typed so far: bytes [0, len) of a buffer that grows up to the line limit. */
-  private buf = new Uint8Array(256);
+  private buf = Buffer.alloc(256);
   private len = 0;
   private discarded = 0;
   /** The last command line, for `A/` (V.250 §5.2.4: repeat the last command line). */
@@ -80,9 +81,25 @@ export class LineAssembler {
     this.rawLen = 0;
   }
 
+  /**
+   * Take an ordinary byte of a command line — not in raw mode, not NUL, S3, S5 or the `/` of
+   * `A/`, inside the line limit — and return true; the caller echoes it when echo is on, as
+   * push() would. False: the byte needs push(). The commonest byte then costs no event object.
+   */
+  takeOrdinary(byte: number): boolean {
+    if (this.raw !== undefined || byte === NUL) return false;
+    const s = this.settings;
+    if (byte === s.s3 || byte === s.s5 || this.discarded !== 0 || this.len >= s.maxLine) return false;
+    if (byte === 0x2f && isRepeatPrefix(this.buf, this.len)) return false;
+    this.append(byte);
+    return true;
+  }
+
   /** Feed one received byte; returns the events it causes (usually zero or one). */
   push(byte: number): LineEvent[] {
     if (this.raw) return this.pushRaw(byte, this.raw);
+    // gsmlib formats integers with a trailing NUL (`AT+CMGR=1\0`); the module ignores it, unechoed
+    if (byte === NUL) return NO_EVENTS;
     const s = this.settings;
     // an ordinary byte of a line with echo off, the bulk of all input, allocates nothing
     if (!s.echo && byte !== s.s3 && byte !== s.s5 && byte !== 0x2f && this.discarded === 0 && this.len < s.maxLine) {
@@ -98,7 +115,7 @@ export class LineAssembler {
         this.len = 0;
         return out;
       }
-      const text = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len).toString('latin1');
+      const text = this.buf.toString('latin1', 0, this.len);
       this.len = 0;
       const line = commandLineOf(text);
       if (line !== undefined) {
@@ -131,7 +148,7 @@ export class LineAssembler {
 
   private append(byte: number): void {
     if (this.len === this.buf.length) {
-      const grown = new Uint8Array(this.buf.length * 2);
+      const grown = Buffer.alloc(this.buf.length * 2);
       grown.set(this.buf);
       this.buf = grown;
     }
@@ -146,7 +163,7 @@ export class LineAssembler {
     }
     this.rawBuf[this.rawLen++] = byte;
     if (req.length !== undefined && this.rawLen >= req.length) return [this.finishRaw('length')];
-    return [];
+    return NO_EVENTS;
   }
 
   private finishRaw(end: 'length' | 'ctrl-z' | 'cancel' | 'overflow'): LineEvent {

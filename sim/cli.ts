@@ -11,6 +11,9 @@ import { createLogger, Logger } from './log.js';
 import { profiles } from './profiles/index.js';
 import { serve, Served, ServeOptions } from './serve.js';
 import { RunFlags, runScenarioFiles } from './scenario/run-files.js';
+import { replayCli } from './replay/command.js';
+import { viewCli } from './view/command.js';
+import { TRACE_LEVELS } from './trace.js';
 import { oneLine, StartupError } from './instance/errors.js';
 import { brokerAuthFlag, brokerFlags, choiceFlag, controlFlag, intFlag, numberFlag, portFlag, routeFlag, serialFlag } from './instance/flags.js';
 
@@ -67,6 +70,7 @@ function addServeOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed for latency jitter', intArg('--seed', 0, 2 ** 31 - 1), 1)
     .option('--data-dir <dir>', 'flash image and AT&W settings', './.modemsim')
     .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
+    .addOption(new Option('--trace-level <level>', 'bytes: a record per UART byte, and one per line; lines: one per line, the host\'s input in runs (several times smaller)').choices(TRACE_LEVELS).argParser(choiceArg('--trace-level', TRACE_LEVELS)).default('bytes'))
     .option('--vcd <file>', 'write the UART lines (TXD, RXD) as a VCD waveform, bit by bit')
     .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)', controlArg)
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
@@ -157,8 +161,13 @@ async function runScenarios(files: string[], flags: RunCliFlags): Promise<void> 
   try {
     code = await runScenarioFiles(files, flags, log, (line) => process.stdout.write(line + '\n'));
   } catch (err) {
-    log.fatal(err instanceof Error ? err.message : String(err));
-    code = 1;
+    if (err instanceof StartupError) {
+      failLine(err.message);
+      code = err.exitCode;
+    } else {
+      log.fatal(err instanceof Error ? err.message : String(err));
+      code = 1;
+    }
   }
   await flushed(log);
   process.exitCode = code;
@@ -182,8 +191,22 @@ function buildProgram(): Command {
     .option('--seed <n>', "seed for latency jitter (overrides the scenario's)", intArg('--seed', 0, 2 ** 31 - 1))
     .option('--trace <file>', 'write every trace (model ns; broker ports symbolic) as JSON lines')
     .option('--transcript <file>', 'write a Markdown transcript in the manual\'s →/← table form')
+    .option('--view <dir>', 'write a timeline page (one self-contained HTML file) per scenario into this directory')
     .addOption(logLevelOption('silent'))
     .action((files: string[], flags: RunCliFlags) => runScenarios(files, flags));
+  program
+    .command('replay')
+    .description('feed a trace\'s recorded host input into a fresh modem in virtual time and check every record it makes; exit 0 when all match, 1 naming the first difference')
+    .argument('<trace>', 'a trace written by serve --trace or run --trace')
+    .addOption(logLevelOption('silent'))
+    .action((file: string, flags: { logLevel: string }) => replayCli(file, createLogger(flags.logLevel)));
+  program
+    .command('view')
+    .description('write a trace as a timeline page: one self-contained HTML file with lanes on the model-time axis, zoomable, the bytes of any line on click')
+    .argument('<trace>', 'a trace written by serve --trace or run --trace')
+    .requiredOption('-o, --out <file>', 'the HTML file to write')
+    .addOption(logLevelOption('silent'))
+    .action((file: string, flags: { out: string; logLevel: string }) => viewCli(file, flags.out, createLogger(flags.logLevel)));
   return program;
 }
 

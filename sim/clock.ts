@@ -107,6 +107,9 @@ export class VirtualClock implements ClockDriver {
     this.running = true;
     let done!: () => void;
     this.idle = new Promise((r) => (done = r));
+    const timeline = this.kernel.timeline;
+    // work an event does inline (a UART run) stops where this loop would stop between events
+    const pause = (): boolean => !cond() || this.stopped || timeline.openHolds.size > 0;
     try {
       let sinceYield = 0;
       for (;;) {
@@ -119,7 +122,12 @@ export class VirtualClock implements ClockDriver {
         }
         const next = this.kernel.nextTime();
         if (next !== undefined && next <= deadline) {
-          this.kernel.step(deadline);
+          timeline.pause = pause;
+          try {
+            this.kernel.step(deadline);
+          } finally {
+            timeline.pause = undefined;
+          }
           if (++sinceYield >= 2000) {
             sinceYield = 0;
             await yieldToLoop();
@@ -249,4 +257,65 @@ export class RealtimeClock implements ClockDriver {
       this.arm();
     }, wallDelayMs(next - this.wallNow()));
   }
+}
+
+/**
+ * One modem's view of a clock it shares with others on one timeline (a fleet): its own kernel
+ * (a fork with its own PRNG streams) and its own closing. Waits run on the shared driver;
+ * stop() ends this modem's input and answers its waits, and leaves the driver running for the
+ * rest of the fleet.
+ */
+export class SharedClockView implements ClockDriver {
+  private stopped = false;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly driver: ClockDriver,
+  ) {
+    if (kernel.timeline !== driver.kernel.timeline) throw new Error('a clock view needs a kernel on its driver’s timeline');
+  }
+
+  get kind(): 'virtual' | 'realtime' {
+    return this.driver.kind;
+  }
+
+  inject(label: string, fn: () => void): void {
+    // a closed modem takes no more input (a socket that reports after close)
+    if (this.stopped) return;
+    const k = this.kernel;
+    // the driver queues it on the timeline's own kernel: a throw still goes to this modem's handler
+    this.driver.inject(
+      label,
+      k.onEventError === undefined
+        ? fn
+        : () => {
+            try {
+              fn();
+            } catch (err) {
+              k.onEventError?.(err, label);
+            }
+          },
+    );
+  }
+
+  async waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {
+    if (this.stopped) return cond();
+    const held = await this.driver.waitUntil(() => this.stopped || cond(), timeout);
+    return held && this.stopped ? cond() : held;
+  }
+
+  advance(delta: Ns): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return this.driver.advance(delta);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+/** Model time now as services should see it: in real time the wall may be ahead of the last event. */
+export function modelNow(clock: ClockDriver): Ns {
+  const driver = clock instanceof SharedClockView ? clock.driver : clock;
+  return driver instanceof RealtimeClock ? Math.max(clock.kernel.now, driver.wallNow()) : clock.kernel.now;
 }

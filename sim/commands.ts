@@ -69,6 +69,11 @@ export interface CommandSpec<P extends readonly ParamSpec[] | undefined = readon
   needsRadio?: boolean;
   /** A set form whose parameters do not match answers this code (default 765). */
   badParamCode?: number;
+  /**
+   * A set form whose parameters do not match answers this final instead, chosen when it
+   * happens (the SMS commands: `+CMS ERROR: 304` in PDU mode, 305 in text mode).
+   */
+  badParam?: () => Final;
   test?: Handler | readonly string[];
   read?: Handler;
   /** Method syntax on purpose: a typed declaration is still a `CommandSpec` of the table. */

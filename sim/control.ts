@@ -6,6 +6,8 @@
  *   → {"fault":"pdpDeact"}               ← {"ok":true,"applied":"pdpDeact"}
  *   → {"fault":{"signal":{"rssi":5}}}    ← {"ok":true,"applied":"signal (rssi: 5)"}
  *   → {"state":true}                     ← {"ok":true,"state":{…}}
+ *   → {"sms":{"from":"+86139…","text":"hi"}}  ← {"ok":true,"sms":{"id":1,"parts":1}}  (or {"pdu":"…"})
+ *   → {"smsSent":true}                   ← {"ok":true,"sent":[{"to":…,"text":…,"parts":1}]}
  *
  * Faults take the scenario format's names and arguments (scenarios/README.md) and are applied
  * by `modem.faults`, as in-process users and the scenario runner apply them.
@@ -19,6 +21,8 @@ import { createServer, Server, Socket } from 'node:net';
 import { parseFault, type FaultBroker } from './faults/index.js';
 import type { Logger } from './log.js';
 import type { Modem } from './modem.js';
+import { smsGroup } from './services/sms.js';
+import { deliverRequestOf, type SmsCenter } from './sms/center.js';
 
 export interface ControlServer {
   /** `host:port` actually bound. */
@@ -65,7 +69,24 @@ export async function startControl(
         return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
     }
-    return { ok: false, error: 'expected "fault" or "state"' };
+    if ('sms' in r) {
+      const sms = smsCenterOf(modem);
+      if (!sms) return { ok: false, error: 'this modem has no sms group' };
+      const req = deliverRequestOf(r['sms']);
+      if ('error' in req) return { ok: false, error: `sms: ${req.error}` };
+      try {
+        const m = sms.deliver(req);
+        return { ok: true, sms: { id: m.id, parts: m.parts.length } };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    if ('smsSent' in r) {
+      const sms = smsCenterOf(modem);
+      if (!sms) return { ok: false, error: 'this modem has no sms group' };
+      return { ok: true, sent: sms.sentMessages() };
+    }
+    return { ok: false, error: 'expected "fault", "state", "sms" or "smsSent"' };
   };
 
   const onConnection = (socket: Socket): void => {
@@ -130,6 +151,11 @@ export async function startControl(
       await faults.restoreBroker();
     },
   };
+}
+
+/** The simulated SMSC of a modem built with the sms group. */
+function smsCenterOf(modem: Modem): SmsCenter | undefined {
+  return modem.hasGroup(smsGroup) ? modem.service(smsGroup).center : undefined;
 }
 
 function stateOf(modem: Modem): Record<string, unknown> {

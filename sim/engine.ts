@@ -10,6 +10,7 @@ import { parseParams, ParamValue } from '../protocol/params.js';
 import { CmeCode } from '../protocol/errors.js';
 import { CommandContext, CommandSpec, CommandTable, Handler, RawInput } from './commands.js';
 import { Kernel, TimerHandle } from './kernel.js';
+import type { PrngStream } from './prng.js';
 import { Profile, Latency, LatencyKey, latencyOf } from './profile.js';
 import type { HostOutput, LineControl } from './service.js';
 import { Trace } from './trace.js';
@@ -58,6 +59,8 @@ export class AtEngine implements HostOutput, LineControl {
   /** URCs dropped from a full held queue since creation. */
   urcsDropped = 0;
   private lineDone: Array<() => void> = [];
+  /** The PRNG stream of each latency key, looked up once (not by a built string per draw). */
+  private readonly latencyStreams = new Map<string, PrngStream>();
 
   constructor(
     private readonly kernel: Kernel,
@@ -196,7 +199,12 @@ export class AtEngine implements HostOutput, LineControl {
 
   drawLatency(l: Latency, key: string): number {
     if (l.jitter <= 0) return l.base;
-    return l.base + this.kernel.prng.stream(`latency:${key}`).int(0, l.jitter);
+    let stream = this.latencyStreams.get(key);
+    if (stream === undefined) {
+      stream = this.kernel.prng.stream(`latency:${key}`);
+      this.latencyStreams.set(key, stream);
+    }
+    return l.base + stream.int(0, l.jitter);
   }
 
   latency(key: LatencyKey): number {
@@ -205,6 +213,10 @@ export class AtEngine implements HostOutput, LineControl {
 
   private onByte(b: number): void {
     if (!this.gate.accepting) return;
+    if (this.assembler.takeOrdinary(b)) {
+      if (this.assembler.settings.echo) this.uart.sendByte(b);
+      return;
+    }
     const events = this.assembler.push(b);
     for (const e of events) this.onLineEvent(e);
   }
@@ -303,7 +315,7 @@ export class AtEngine implements HostOutput, LineControl {
           const r = parseParams(spec.params, cmd.args);
           if (!r.ok) {
             this.log.debug({ cmd: cmd.source, reason: r.reason }, 'bad parameters');
-            return done(cme(spec.badParamCode ?? CmeCode.invalidInput));
+            return done(spec.badParam ? spec.badParam() : cme(spec.badParamCode ?? CmeCode.invalidInput));
           }
           values = r.values;
           raw = r.raw;
@@ -325,51 +337,20 @@ export class AtEngine implements HostOutput, LineControl {
   }
 
   private makeContext(cmd: ParsedCommand, raw: RawParam[], gen: number, done: (f: Final) => void): CommandContext {
-    let out: Uint8Array[] = [];
-    let finished = false;
-    const flush = (): void => {
-      if (out.length) this.uart.send(Buffer.concat(out));
-      out = [];
-    };
-    const engine = this;
-    const ctx: CommandContext = {
-      name: cmd.name,
-      form: cmd.form,
-      raw,
-      get done() {
-        return finished;
-      },
-      info(line: string) {
-        if (gen !== engine.generation || finished) return;
-        out.push(latin1(formatInfo(line, engine.settings)));
-      },
-      data(bytes: Uint8Array) {
-        if (gen !== engine.generation || finished) return;
-        out.push(bytes);
-      },
-      ok() {
-        ctx.final(OK);
-      },
-      error() {
-        ctx.final(ERROR);
-      },
-      cme(code: number) {
-        ctx.final(cme(code));
-      },
-      final(f: Final) {
-        if (gen !== engine.generation || finished) return;
-        finished = true;
-        flush();
-        done(f);
-      },
-      rawInput(req: RawInput) {
-        if (gen !== engine.generation || finished) return;
-        flush();
-        engine.startRaw(req, ctx, gen);
-      },
-    };
-    return ctx;
+    return new CommandRun(this.runOwner, cmd.name, cmd.form, raw, gen, done);
   }
+
+  /** What every command's context asks of the engine; one object for all of them. */
+  private readonly runOwner: RunOwner = ((engine: AtEngine): RunOwner => ({
+    get generation() {
+      return engine.generation;
+    },
+    get settings() {
+      return engine.settings;
+    },
+    send: (bytes) => engine.uart.send(bytes),
+    startRaw: (req, ctx, gen) => engine.startRaw(req, ctx, gen),
+  }))(this);
 
   private startRaw(req: RawInput, ctx: CommandContext, gen: number): void {
     this.assembler.enterRaw({ length: req.length, ctrlZ: req.length === undefined, maxLength: req.maxLength ?? req.length ?? 0 });
@@ -437,5 +418,80 @@ export class AtEngine implements HostOutput, LineControl {
     this.lineDone = [];
     for (const f of done) f();
     this.nextLine();
+  }
+}
+
+/** What a command's context needs of the engine that runs it. */
+interface RunOwner {
+  readonly generation: number;
+  readonly settings: Readonly<EngineSettings>;
+  send(bytes: Uint8Array): void;
+  startRaw(req: RawInput, ctx: CommandContext, gen: number): void;
+}
+
+/**
+ * The context a handler gets: one object per command, its methods on the prototype (a command
+ * costs no closures). Anything after the final result, or from before a reboot, is dropped.
+ */
+class CommandRun implements CommandContext {
+  private out: Uint8Array[] | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly owner: RunOwner,
+    readonly name: string,
+    readonly form: CommandContext['form'],
+    readonly raw: readonly RawParam[],
+    private readonly gen: number,
+    private readonly onFinal: (f: Final) => void,
+  ) {}
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  private get live(): boolean {
+    return this.gen === this.owner.generation && !this.finished;
+  }
+
+  info(line: string): void {
+    if (!this.live) return;
+    (this.out ??= []).push(latin1(formatInfo(line, this.owner.settings)));
+  }
+
+  data(bytes: Uint8Array): void {
+    if (!this.live) return;
+    (this.out ??= []).push(bytes);
+  }
+
+  ok(): void {
+    this.final(OK);
+  }
+
+  error(): void {
+    this.final(ERROR);
+  }
+
+  cme(code: number): void {
+    this.final(cme(code));
+  }
+
+  final(f: Final): void {
+    if (!this.live) return;
+    this.finished = true;
+    this.flush();
+    this.onFinal(f);
+  }
+
+  rawInput(req: RawInput): void {
+    if (!this.live) return;
+    this.flush();
+    this.owner.startRaw(req, this, this.gen);
+  }
+
+  private flush(): void {
+    const out = this.out;
+    this.out = undefined;
+    if (out !== undefined && out.length > 0) this.owner.send(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 }

@@ -10,5 +10,8 @@ import { pdpGroup } from './services/pdp.js';
 import { fsGroup } from './services/fs.js';
 import { sslGroup } from './services/ssl.js';
 import { mqttGroup } from './services/mqtt.js';
+import { smsGroup } from './services/sms.js';
+import { phoneGroup } from './services/phone.js';
+import { linesGroup } from './services/lines.js';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [systemGroup, networkGroup, pdpGroup, fsGroup, sslGroup, mqttGroup];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [systemGroup, networkGroup, pdpGroup, fsGroup, sslGroup, mqttGroup, smsGroup, phoneGroup, linesGroup];

@@ -3,12 +3,12 @@
  * in-process use (tests, fixtures); the CLI builds one and attaches a link (pty, TCP, stdio).
  */
 import { mkdirSync } from 'node:fs';
-import { Kernel } from './kernel.js';
-import { ClockDriver, RealtimeClock, VirtualClock } from './clock.js';
+import { Kernel, type Ns } from './kernel.js';
+import { ClockDriver, modelNow, RealtimeClock, VirtualClock } from './clock.js';
 import { FreeRunningClock, type FreeClockOptions } from './free-clock.js';
 import { Uart } from './uart.js';
 import { AtEngine } from './engine.js';
-import { Trace } from './trace.js';
+import { Trace, TRACE_VERSION, type TraceLevel } from './trace.js';
 import { Profile, DeepPartial } from './profile.js';
 import { resolveProfile } from './profiles/index.js';
 import { Logger, silentLogger } from './log.js';
@@ -26,6 +26,8 @@ import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
 import { VcdWriter } from './vcd.js';
 import { ModemFaults, type FaultBroker } from './faults/index.js';
+import { ModemLines, tapUrcs } from './modem-lines.js';
+import { linesGroup } from './services/lines.js';
 
 export interface ModemOptions {
   profile?: string;
@@ -52,6 +54,8 @@ export interface ModemOptions {
   vcdFile?: string;
   /** Keep the trace in memory (modem.trace.records). */
   traceMemory?: boolean;
+  /** `bytes` (default): every UART byte and the lines; `lines`: the lines without the bytes. */
+  traceLevel?: TraceLevel;
   log?: Logger;
   /** UART pacing; off moves bytes instantly (benchmarks). */
   uartPacing?: boolean;
@@ -64,6 +68,23 @@ export interface ModemOptions {
    * brokerUp); absent: an external broker, which faults cannot reach (see faults.useBroker).
    */
   broker?: FaultBroker;
+  /**
+   * Run on a timeline shared with other modems (createFleet): `kernel` is a fork of the
+   * timeline's kernel seeded for this modem (`seed` is then unused), `clock` this modem's view
+   * of the one driver (SharedClockView). `clock` above still says what kind drives it.
+   */
+  timeline?: ModemTimeline;
+  /**
+   * A profile resolved already, used as it is (`profile` and `profileOverrides` are then
+   * unused): a fleet resolves one and shares it among its modems. Never mutated.
+   */
+  resolvedProfile?: Profile;
+}
+
+/** A modem's place on a shared timeline: its kernel fork and its view of the shared clock. */
+export interface ModemTimeline {
+  kernel: Kernel;
+  clock: ClockDriver;
 }
 
 export class Modem {
@@ -82,29 +103,35 @@ export class Modem {
   readonly host: HostPort;
   /** Fault injection from anywhere: each fault brings itself into model time. */
   readonly faults: ModemFaults;
+  /** DTR, RTS from the host; CTS, DSR, DCD, RI to it (sim/modem-lines.ts; the serialport binding drives them). */
+  readonly lines: ModemLines;
+  private readonly hostTaps = new Set<(b: number, t: Ns) => void>();
   private links: Link[] = [];
   private readonly vcd: VcdWriter | undefined;
   bootGeneration = 0;
   private closed = false;
 
   constructor(opts: ModemOptions = {}) {
-    this.profile = resolveProfile(opts.profile, opts.profileOverrides);
-    this.kernel = new Kernel({ seed: opts.seed ?? 1 });
+    this.profile = opts.resolvedProfile ?? resolveProfile(opts.profile, opts.profileOverrides);
+    this.kernel = opts.timeline?.kernel ?? new Kernel({ seed: opts.seed ?? 1 });
     this.log = opts.log ?? silentLogger();
     this.trace = new Trace({
       file: opts.traceFile,
       memory: opts.traceMemory,
+      ...(opts.traceLevel !== undefined && { level: opts.traceLevel }),
       onWriteError: (err) => this.log.error({ err, file: opts.traceFile }, 'trace file write failed; the file stops here, the modem runs on'),
     });
     this.dataDir = opts.dataDir;
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     this.nvram = new Nvram(opts.dataDir);
     this.clock =
-      opts.clock === 'realtime'
-        ? new RealtimeClock(this.kernel)
-        : opts.clock === 'free'
-          ? new FreeRunningClock(this.kernel, opts.freeRun)
-          : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
+      opts.timeline !== undefined
+        ? opts.timeline.clock
+        : opts.clock === 'realtime'
+          ? new RealtimeClock(this.kernel)
+          : opts.clock === 'free'
+            ? new FreeRunningClock(this.kernel, opts.freeRun)
+            : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
     if (opts.clock === 'realtime' || opts.clock === 'free' || opts.autoHorizonNs !== undefined) {
       // free-running: nobody awaits the clock to hear of a throwing event, and dying would
       // take the host's serial link with it
@@ -119,6 +146,22 @@ export class Modem {
       this.log.warn({ label: e.label, wallGuardMs: e.wallGuardMs, virtual: e.virtual }, 'I/O hold guard expired; model time went on without the reply');
     };
     const saved = this.nvram.get();
+    // what a replay needs to build this modem again (sim/replay)
+    this.trace.header(this.kernel.now, {
+      format: 'modemsim-trace',
+      version: TRACE_VERSION,
+      profile: this.profile.name,
+      seed: opts.seed ?? 1,
+      clock: opts.clock ?? 'virtual',
+      level: this.trace.level,
+      baud: saved.baud ?? this.profile.uart.defaultBaud,
+      saved: { ...saved },
+      ...(opts.profileOverrides !== undefined && { overrides: opts.profileOverrides }),
+      ...(opts.uartPacing === false && { pacing: false }),
+      ...(opts.groups !== undefined && { groups: opts.groups.map((g) => g.name) }),
+      ...(opts.dataDir !== undefined && { dataDir: true }),
+      ...(opts.timeline !== undefined && { fleet: true }),
+    });
     this.uart = new Uart(this.kernel, this.trace, saved.baud ?? this.profile.uart.defaultBaud);
     this.uart.pacing = opts.uartPacing ?? true;
     this.vcd = opts.vcdFile
@@ -129,7 +172,7 @@ export class Modem {
     const engine = new AtEngine(this.kernel, this.uart, this.trace, this.profile, this.log);
     this.engine = engine;
     this.host = new HostPort(this.clock, (bytes) => this.uart.receive(bytes));
-    this.uart.toHost = (bytes) => this.deliverToHost(bytes);
+    this.uart.onTxByte = (b, t) => this.host.deliverByte(b, t);
     const { kernel, clock } = this;
     const env: ServiceEnv = {
       kernel,
@@ -139,8 +182,8 @@ export class Modem {
       profile: this.profile,
       latency: (key) => engine.latency(key),
       draw: (l, stream) => engine.drawLatency(l, stream),
-      now: () => (clock instanceof RealtimeClock ? Math.max(kernel.now, clock.wallNow()) : kernel.now),
-      host: engine,
+      now: () => modelNow(clock),
+      host: tapUrcs(engine, (text) => this.lines.urc(text)),
       line: engine,
       dataDir: opts.dataDir,
     };
@@ -152,6 +195,7 @@ export class Modem {
       uart: this.uart,
     });
     ports.provide('bridge', opts.mqtt ?? {});
+    ports.provide('commandNames', { names: () => engine.table.all().map((s) => s.name) });
     this.services = [];
     for (const group of opts.groups ?? COMMAND_GROUPS) {
       const service = group.create({ env, ports });
@@ -170,8 +214,33 @@ export class Modem {
       },
     };
     this.faults = new ModemFaults(this, opts.broker);
+    this.lines = new ModemLines({
+      kernel,
+      trace: this.trace,
+      profile: this.profile,
+      uart: this.uart,
+      settings: this.built.has(linesGroup) ? this.service(linesGroup) : undefined,
+      ready: () => engine.gate.accepting,
+      carrier: () => ports.has('bearer') && ports.need('bearer', 'lines').dataReady,
+      hangUp: () => {
+        if (!this.built.has(mqttGroup) || this.mqtt.link.phase === 'offline') return undefined;
+        // AT&D2: the link goes as by AT+MIPCLOSE, without a URC
+        this.mqtt.link.drop('dtr-drop');
+        return 'mqtt';
+      },
+    });
     this.restoreSavedSettings();
     this.powerOn();
+  }
+
+  /** close() was called: the clock takes no more input. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether this modem was built with `group`. */
+  hasGroup(group: CommandGroup): boolean {
+    return this.built.has(group);
   }
 
   /** The service a group built (throws when the modem was built without that group). */
@@ -250,17 +319,40 @@ export class Modem {
     });
   }
 
+  /**
+   * Also tell `fn` of every byte for the host, at its instant (the serialport binding); returns
+   * how to stop. Without taps the UART calls the host port alone.
+   */
+  tapHostBytes(fn: (b: number, t: Ns) => void): () => void {
+    this.hostTaps.add(fn);
+    const host = this.host;
+    const taps = this.hostTaps;
+    this.uart.onTxByte = (b, t) => {
+      host.deliverByte(b, t);
+      for (const f of taps) f(b, t);
+    };
+    return () => {
+      taps.delete(fn);
+      if (taps.size === 0) this.uart.onTxByte = (b, t) => host.deliverByte(b, t);
+    };
+  }
+
   /** Connect a serial link (pty, TCP, stdio); its input enters model time via the clock. */
   async attach(link: Link): Promise<void> {
     await link.open((bytes) => this.clock.inject('host-rx', () => this.uart.receive(bytes)));
     this.links.push(link);
+    // the UART gathers runs of bytes for links only once there is one
+    this.uart.toHost ??= (bytes) => this.deliverToHost(bytes);
     // the link is the host now; the in-process port would only pile up what it sends
     this.host.recording = false;
   }
 
+  /** A run of bytes that left the UART (the host port took each at its instant already). */
   private deliverToHost(bytes: Uint8Array): void {
-    this.host.deliver(bytes, this.kernel.now);
-    for (const l of this.links) l.write(bytes);
+    if (this.links.length === 0) return;
+    // the UART lends `bytes` for this call only; links may keep what they are given
+    const own = bytes.slice();
+    for (const l of this.links) l.write(own);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@
 import type { BridgeOptions } from './bridge/options.js';
 import type { PdpSnapshot } from './network/pdp-context.js';
 import type { TlsParams } from './ssl/tls.js';
+import type { Cscs } from './profile.js';
+import type { SmsCenter } from './sms/center.js';
 import type { LineSettings } from '../protocol/format.js';
 
 /** AT+CFUN: 0 minimum, 1 full, 4 flight. */
@@ -67,6 +69,16 @@ export interface InputGate {
   readonly accepting: boolean;
 }
 
+/** The TE character set of AT+CSCS, for every string that crosses the UART (sms offers it). */
+export interface TeCharset {
+  readonly cscs: Cscs;
+}
+
+/** The names of the commands the module answers, in table order, for AT+CLAC (the modem offers it). */
+export interface CommandNames {
+  names(): readonly string[];
+}
+
 export interface PortMap {
   module: ModuleControl;
   radio: RadioState;
@@ -76,6 +88,10 @@ export interface PortMap {
   inputGate: InputGate;
   /** Where IP links go (the modem's options: embedded broker, routes, pass-through). */
   bridge: BridgeOptions;
+  charset: TeCharset;
+  commandNames: CommandNames;
+  /** The simulated SMSC (sms offers it): what the module sent, and messages towards it. */
+  smsCenter: SmsCenter;
 }
 
 export type PortName = keyof PortMap;

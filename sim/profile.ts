@@ -49,9 +49,25 @@ export const LATENCY_KEYS = [
   'mqtt.pubex.prompt',
   'mqtt.deliver',
   'mqtt.closed',
+  'sms.cpms',
+  'sms.prompt',
+  'sms.submit',
+  'sms.store',
+  'sms.read',
+  'sms.list',
+  'sms.delete',
+  'sms.deliver',
+  'phone.ussd',
+  'phone.pb',
 ] as const;
 
 export type LatencyKey = (typeof LATENCY_KEYS)[number];
+
+/** Message storages of 27.005 (AT+CPMS): the SIM's EF_SMS, the module's own flash. */
+export type SmsStorage = 'SM' | 'ME';
+
+/** TE character sets of AT+CSCS (behaviour §27). */
+export type Cscs = 'GSM' | 'IRA' | 'UCS2';
 
 export interface BootUrc {
   text: string;
@@ -76,6 +92,19 @@ export interface Profile {
     defaultBaud: number;
     rates: number[];
   };
+  /** The modem control lines, as a host with them attached (the serialport binding) sees them. */
+  lines: {
+    /** A DTR drop at power-on settings (AT&D): `ignore` (&D0/&D1) or `hangup` (&D2: the MQTT link closes silently). */
+    dtrDrop: 'ignore' | 'hangup';
+    /** AT&C at power-on: 0 DCD always on, 1 DCD on while the data bearer is up. */
+    dcd: 0 | 1;
+    /** AT+IFC at power-on: <dce_by_dte>,<dte_by_dce>; 2 = RTS holds the module's output / CTS holds the host's. */
+    ifc: [0 | 2, 0 | 2];
+    /** RI is asserted this long for each URC that pulses it (0 = never). */
+    riPulse: Ns;
+    /** The URCs that pulse RI: `all`, or those starting with one of these texts. */
+    riUrcs: 'all' | string[];
+  };
   defaults: {
     echo: boolean;
     cmee: 0 | 1 | 2;
@@ -86,12 +115,23 @@ export interface Profile {
     /** Lines queued while a command runs; more are answered ERROR. */
     pendingLines: number;
     mqttPayload: number;
+    /**
+     * An inbound PUBLISH longer than mqttPayload: `truncate` prints its first mqttPayload bytes
+     * (with that length), `drop` prints nothing; either way the trace says so (behaviour §15).
+     */
+    mqttInboundOversize: 'truncate' | 'drop';
     mqttTopic: number;
     mqttClientField: number;
     cacheSlots: number;
     fsCapacity: number;
     fsWriteMax: number;
     fsNameMax: number;
+    /** Message slots of each SMS storage (AT+CPMS <total>; the SIM's EF_SMS record count). */
+    smsSlots: number;
+    /** Bytes a CMGS/CMGW prompt takes (hex of a PDU, or text) before it gives up on the input. */
+    smsInput: number;
+    /** Entries of each phonebook (AT+CPBS <total>, AT+CPBR=? range). */
+    phonebookSlots: number;
   };
   boot: {
     /** Lines printed after power-on or reset, in order. */
@@ -133,6 +173,43 @@ export interface Profile {
     ber: number;
     /** Seeded per-read variation of rssi, ± this many steps (0 = steady). */
     rssiSpread: number;
+    /**
+     * The network's clock (NITZ, and the SMSC's time stamps): UTC at model time 0, and the
+     * local zone in quarter hours (27.007 AT+CCLK: +32 = UTC+8).
+     */
+    time: { utc: string; zoneQuarters: number };
+  };
+  sms: {
+    /** Storages AT+CPMS lists and accepts (a listed one must work: behaviour §27). */
+    storages: SmsStorage[];
+    /** AT+CSCS at power-on. */
+    cscs: Cscs;
+    /** AT+CNMI at power-on: <mode>,<mt>,<bm>,<ds>,<bfr>. */
+    cnmi: [number, number, number, number, number];
+    /** AT+CSMP at power-on: <fo>,<vp>,<pid>,<dcs>. */
+    csmp: [number, number, number, number];
+    /** The SIM's service centre address (AT+CSCA at power-on). */
+    sca: { address: string; type: number };
+    /** What a +CMS ERROR prints under AT+CMEE=0: itself (27.005) or a plain ERROR. */
+    cmsUnderCmee0: 'cms' | 'error';
+    /** TP-MR of the first message sent from a fresh SIM (then +1 per message, mod 256). */
+    firstMr: number;
+    /** From the CMGS/CMGW prompt to ERROR when the input never ends. */
+    inputTimeout: Ns;
+    /** With AT+CSMS=1, how long a +CMT waits for AT+CNMA before CNMI <mt>,<ds> fall to 0. */
+    cnmaTimeout: Ns;
+  };
+  phone: {
+    /** AT+CBC values: charge state (0 on battery), level %, and voltage in mV. */
+    battery: { bcs: number; bcl: number; mv: number };
+    /** <m> of AT+CLIP?: CLIP provisioning at the network (1 provisioned). */
+    clipProvisioned: number;
+    /** The RTC at power-on, before the network time arrives (ISO UTC). */
+    rtcAtPowerOn: string;
+    /** USSD replies by request string; `*` answers any other. */
+    ussdReplies: Record<string, string>;
+    /** Phonebook storages AT+CPBS lists and accepts; "SM" is kept on the SIM. */
+    phonebooks: string[];
   };
   spellings: {
     /** URC(s) printed when the network deactivates a PDP context; `{cid}` is replaced. */
@@ -157,6 +234,12 @@ export interface Profile {
     cmeeRead: string;
     /** The `STATE: <state>` line printed before `CONNECT FAIL` when MIPSTART fails (behaviour §11). */
     mqttConnectFailState: string;
+    /** The whole AT+CSCS=? line (behaviour §27). */
+    cscsTest: string;
+    /** The AT+CBC line; `{bcs}`, `{bcl}`, `{mv}` are replaced (behaviour §30). */
+    cbc: string;
+    /** URC(s) printed when an incoming SMS finds its storage full (behaviour §29). */
+    smsFull: string[];
     /** Whether `CLOSED` follows MDISCONNECT when the broker closes the connection (behaviour §17). */
     mqttClosedAfterDisconnect: boolean;
     /** URC(s) for an acknowledgement (SUBACK, UNSUBACK, PUBACK, PUBCOMP) the session ended without (behaviour §17). */

@@ -3,6 +3,7 @@
  * from cli.ts (which only parses argv) so tests and embedders can run it in-process.
  */
 import { createModem, Modem } from './modem.js';
+import type { TraceLevel } from './trace.js';
 import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
@@ -36,6 +37,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   seed: number;
   dataDir: string;
   trace?: string;
+  /** `bytes` (default) or `lines` (the module's bytes left out). */
+  traceLevel?: TraceLevel;
   /** VCD waveform of the UART lines. */
   vcd?: string;
   baud?: number;
@@ -219,6 +222,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
         ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
         dataDir: data.path,
         ...(trace !== undefined && { traceFile: trace }),
+        ...(opts.traceLevel !== undefined && { traceLevel: opts.traceLevel }),
         ...(vcd !== undefined && { vcdFile: vcd }),
         log,
       });

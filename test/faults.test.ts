@@ -283,6 +283,25 @@ describe('the control endpoint', () => {
     expect(await c.ask('{"fault":"tcpDrop"}')).toEqual({ ok: false, error: 'expected the embedded broker for tcpDrop, got an external one' });
   });
 
+  it('injects an SMS on the far side: the host gets +CMTI and reads it; what the module sends is listed by smsSent', async () => {
+    const m = await modem();
+    const c = await ControlClient.connect(await control(m));
+    cleanups.push(() => void c.socket.destroy());
+    expect(await c.ask('{"sms":{"from":"+8613912345678","text":"ping"}}')).toEqual({ ok: true, sms: { id: 1, parts: 1 } });
+    expect((await m.host.expect(/\+CMTI: "SM",\d+\r\n/, sec(10))).match).toBe('+CMTI: "SM",1\r\n');
+    await m.host.command('AT+CMGF=1');
+    expect(await m.host.command('AT+CMGR=1')).toMatch(/\+CMGR: "REC UNREAD","\+8613912345678",[^\r]*\r\nping\r\n\r\nOK\r\n$/);
+    m.host.write('AT+CMGS="+8613800000000"\r');
+    await m.host.expect('\r\n> ');
+    m.host.write('pong\x1a');
+    await m.host.expect(/\+CMGS: \d+\r\n\r\nOK\r\n/, sec(10));
+    expect(await c.ask('{"smsSent":true}')).toEqual({ ok: true, sent: [{ to: '+8613800000000', text: 'pong', parts: 1 }] });
+    expect(await c.ask('{"sms":{"from":"+86139","text":"x","colour":"red"}}')).toEqual({
+      ok: false,
+      error: 'sms: unknown field colour: expected {from, text, time?} or {pdu}',
+    });
+  });
+
   it('a client that writes 100,000 requests and never reads: heap growth stays under 20 MB, other clients are answered', async () => {
     const m = await modem();
     const server = await control(m);

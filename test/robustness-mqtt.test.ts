@@ -425,3 +425,26 @@ async function resume(m: Modem): Promise<void> {
   expect(await m.host.command('AT+MSUB="fz/#",1')).toBe('\r\nOK\r\n');
   await nextUrc(m, 'SUBACK');
 }
+
+describe('inbound payloads past the module limit', () => {
+  it('a 1 MB message is printed cut to limits.mqttPayload (1360 bytes), with that length, and traced with its real size', async () => {
+    const m = await modem();
+    const f = await farSide();
+    await subscribed(m, 'big-in', 'big/t');
+    f.client.publish('big/t', Buffer.alloc(1_000_000, 0x41), { qos: 0 });
+    const got = await m.host.expect(/\+MSUB: "big\/t",(\d+) byte,(A*)\r\n/, sec(10));
+    expect(got.groups[0]).toBe('1360');
+    expect(got.groups[1]!.length).toBe(1360);
+    expect(faults(m, 'mqtt-rx-oversize')).toMatchObject([{ detail: { topic: 'big/t', bytes: 1_000_000, limit: 1360, action: 'truncate' } }]);
+  });
+
+  it('with limits.mqttInboundOversize drop, an oversize message prints nothing and the next one still arrives', async () => {
+    const m = await modem({ profileOverrides: { limits: { mqttInboundOversize: 'drop' } } });
+    const f = await farSide();
+    await subscribed(m, 'big-drop', 'big/d');
+    f.client.publish('big/d', Buffer.alloc(5000, 0x42), { qos: 0 });
+    f.client.publish('big/d', 'small', { qos: 0 });
+    expect((await m.host.expect(/\+MSUB: "big\/d",\d+ byte,[^\r]*\r\n/, sec(10))).match).toBe('+MSUB: "big/d",5 byte,small\r\n');
+    expect(faults(m, 'mqtt-rx-oversize')).toMatchObject([{ detail: { bytes: 5000, action: 'drop' } }]);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cmeText } from '../protocol/errors.js';
+import { cmeText, cmsText } from '../protocol/errors.js';
 import type { CommandSpec } from '../sim/commands.js';
 import type { EngineSettings } from '../sim/engine.js';
 import { sec } from '../sim/kernel.js';
@@ -43,20 +43,32 @@ const esc = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
  */
 function finals(text: string, s: EngineSettings): string[] {
   const nl = esc(String.fromCharCode(s.s3, s.s4));
-  const names = 'OK|ERROR|\\+CME ERROR: [^\\r\\n]*|SHUT OK|TimeOut';
+  const names = 'OK|ERROR|\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut';
   const cr = esc(String.fromCharCode(s.s3));
   const lf = esc(String.fromCharCode(s.s4));
   const re = s.verbose
     ? new RegExp(`${nl}(${names})${nl}`, 'g')
-    : new RegExp(`(?:^|\\n|${lf})(?:(0|4)${cr}(?!${lf})|(\\+CME ERROR: [^\\r\\n]*|SHUT OK|TimeOut)${nl})`, 'g');
+    : new RegExp(`(?:^|\\n|${lf})(?:(0|4)${cr}(?!${lf})|(\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut)${nl})`, 'g');
   return [...text.matchAll(re)].map((x) => x[1] ?? x[2]!);
 }
 
 const documentedCodes = new Set(Object.keys(cmeText).map(Number));
 const documentedTexts = new Set(Object.values(cmeText));
 
-/** Every +CME ERROR is one the module documents, in the form CMEE asks for. */
+const documentedCms = new Set(Object.keys(cmsText).map(Number));
+const documentedCmsTexts = new Set(Object.values(cmsText));
+
+/**
+ * Every +CME ERROR is one the module documents, in the form CMEE asks for; a +CMS ERROR
+ * (27.005, SMS commands) is not CMEE's and prints under CMEE=0 too, numeric or verbose.
+ */
 function checkCme(final: string, cmee: 0 | 1 | 2): void {
+  if (final.startsWith('+CMS ERROR: ')) {
+    const what = final.slice('+CMS ERROR: '.length);
+    if (cmee === 2) expect(documentedCmsTexts.has(what), `undocumented ${final}`).toBe(true);
+    else expect(documentedCms.has(Number(what)) && /^\d+$/.test(what), `undocumented ${final}`).toBe(true);
+    return;
+  }
   if (!final.startsWith('+CME ERROR: ')) return;
   const what = final.slice('+CME ERROR: '.length);
   expect(cmee, `CMEE=0 must print ERROR, got ${final}`).not.toBe(0);

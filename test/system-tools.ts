@@ -15,21 +15,29 @@ import { accessSync, constants, readdirSync, unlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-export type SystemTool = 'socat' | 'mosquitto';
+export type SystemTool = 'socat' | 'mosquitto' | 'gammu' | 'gsmctl' | 'cc' | 'chromium';
 
 /** The Debian/Ubuntu package that provides each tool. */
-const APT_PACKAGE: Readonly<Record<SystemTool, string>> = { socat: 'socat', mosquitto: 'mosquitto' };
+const APT_PACKAGE: Readonly<Record<SystemTool, string>> = { socat: 'socat', mosquitto: 'mosquitto', gammu: 'gammu', gsmctl: 'gsm-utils', cc: 'gcc', chromium: 'chromium' };
 
 /** What the tests need each tool for, for the notice. */
 const NEEDED_FOR: Readonly<Record<SystemTool, string>> = {
   socat: 'the pty (virtual COM port) tests',
   mosquitto: 'the tests against a real mosquitto broker',
+  gammu: 'the gammu interop tests',
+  gsmctl: 'the gsmlib (gsmctl, gsmsmsstore, gsmsendsms) interop tests',
+  cc: 'the gsmlib interop tests (they build a DTR shim for the pty)',
+  chromium: 'the timeline page tests in a headless browser',
 };
 
 /** Daemons live in sbin, which is often not on a user's PATH. */
 const EXTRA_DIRS: Readonly<Record<SystemTool, readonly string[]>> = {
   socat: [],
   mosquitto: ['/usr/sbin', '/usr/local/sbin'],
+  gammu: [],
+  gsmctl: [],
+  cc: [],
+  chromium: [],
 };
 
 export function underCi(): boolean {

@@ -65,6 +65,59 @@ describe('VCD waveform of the UART lines', () => {
   });
 });
 
+/** The string tracks: each `$var string` by name, its values with their times (GTKWave escapes undone). */
+function strings(vcd: string): Map<string, Array<[number, string]>> {
+  const ids = new Map<string, string>();
+  for (const m of vcd.matchAll(/^\$var string \d+ (\S+) (\S+) \$end$/gm)) ids.set(m[1]!, m[2]!);
+  const out = new Map<string, Array<[number, string]>>([...ids.values()].map((n) => [n, []]));
+  let t = 0;
+  for (const line of vcd.split('\n')) {
+    if (line.startsWith('#')) t = Number(line.slice(1));
+    const m = /^s(\S*) (\S+)$/.exec(line);
+    if (!m) continue;
+    const text = m[1]!.replace(/\\(\\|r|n|t|[0-7]{3})/g, (_, e: string) => (e === '\\' ? '\\' : e === 'r' ? '\r' : e === 'n' ? '\n' : e === 't' ? '\t' : String.fromCharCode(parseInt(e, 8))));
+    out.get(ids.get(m[2]!)!)!.push([t, text]);
+  }
+  return out;
+}
+
+describe('VCD string tracks', () => {
+  it('hold each command and each line of the module while its bytes are on the wire, with its kind', async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'uart.vcd');
+      m = await bootedModem({ vcdFile: file, traceMemory: true });
+      const from = m.trace.records.length;
+      await m.host.command('AT+CSQ;+CPIN?');
+      await m.host.command('AT+CGREG=2');
+      await m.faults.deregister();
+      await m.host.expect('+PDP DEACT\r\n');
+      const recs = m.trace.records.slice(from);
+      await m.close();
+      m = undefined;
+      const vcd = readFileSync(file, 'utf8');
+      const tracks = strings(vcd);
+      expect([...tracks.keys()]).toEqual(['RXD_line', 'TXD_line', 'TXD_kind']);
+      const shown = (name: string): string[] => tracks.get(name)!.map(([, v]) => v).filter((v) => v !== '');
+      expect(shown('RXD_line').slice(-2)).toEqual(['AT+CSQ;+CPIN?', 'AT+CGREG=2']);
+      expect(shown('TXD_line').slice(-8)).toEqual(['AT+CSQ;+CPIN?', '+CSQ: 24,99', '+CPIN: READY', 'OK', 'AT+CGREG=2', 'OK', '+CGREG: 2', '+PDP DEACT']);
+      expect(shown('TXD_kind').slice(-4)).toEqual(['echo', 'response', 'URC', 'URC']);
+      // from the start bit of the first byte to the stop bit of the last
+      const bt = 86_806;
+      const rx = recs.filter((r) => r.ev === 'rx');
+      const cmd = tracks.get('RXD_line')!.find(([, v]) => v === 'AT+CSQ;+CPIN?')!;
+      expect(cmd[0]).toBe(rx[0]!.t - bt);
+      const cleared = tracks.get('RXD_line')!.find(([t, v]) => t > cmd[0] && v === '')!;
+      expect(cleared[0]).toBe(rx.find((r) => r.ev === 'rx' && r.b === 13)!.t);
+      // times never go back
+      const stamps = vcd.split('\n').filter((l) => l.startsWith('#')).map((l) => Number(l.slice(1)));
+      for (let i = 1; i < stamps.length; i++) expect(stamps[i]!).toBeGreaterThan(stamps[i - 1]!);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
 describe.skipIf(!existsSync('/dev/full'))('trace and VCD files on a full disk', () => {
   it('log one error each and stop; the modem keeps answering', async () => {
     const records: Array<{ level: number; msg: string }> = [];

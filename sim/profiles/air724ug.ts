@@ -23,17 +23,24 @@ export const air724ug: Profile = {
     defaultBaud: 115200,
     rates: [600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600],
   },
+  // Luat's AT manual: no flow control until AT+IFC=2,2. AT&D, AT&C and the RI pulse are guesses
+  // (V.250 defaults; other Cat.1 modules hold RI ~120 ms per URC): README, "Modem lines"
+  lines: { dtrDrop: 'ignore', dcd: 1, ifc: [0, 0], riPulse: ms(120), riUrcs: 'all' },
   defaults: { echo: true, cmee: 1 },
   limits: {
     lineBuffer: 10240,
     pendingLines: 4,
     mqttPayload: 1360,
+    mqttInboundOversize: 'truncate',
     mqttTopic: 256,
     mqttClientField: 256,
     cacheSlots: 4,
     fsCapacity: 256 * 1024,
     fsWriteMax: 10240,
     fsNameMax: 64,
+    smsSlots: 50,
+    smsInput: 1024,
+    phonebookSlots: 250,
   },
   boot: {
     urcs: [
@@ -61,6 +68,25 @@ export const air724ug: Profile = {
     rssi: 24,
     ber: 99,
     rssiSpread: 0,
+    time: { utc: '2024-08-23T06:52:50Z', zoneQuarters: 32 },
+  },
+  sms: {
+    storages: ['SM'],
+    cscs: 'IRA',
+    cnmi: [2, 1, 0, 0, 0],
+    csmp: [17, 167, 0, 0],
+    sca: { address: '+8613800210500', type: 145 },
+    cmsUnderCmee0: 'cms',
+    firstMr: 0,
+    inputTimeout: sec(60),
+    cnmaTimeout: sec(15),
+  },
+  phone: {
+    battery: { bcs: 0, bcl: 80, mv: 3900 },
+    clipProvisioned: 1,
+    rtcAtPowerOn: '2000-01-01T00:00:00Z',
+    ussdReplies: { '*': 'Your balance is 10.00 CNY' },
+    phonebooks: ['SM', 'ON', 'FD', 'EN'],
   },
   spellings: {
     pdpDeact: ['+PDP DEACT'],
@@ -76,6 +102,9 @@ export const air724ug: Profile = {
     mqttConnectFailState: 'STATE: TCP CLOSED',
     mqttClosedAfterDisconnect: false,
     mqttAckLost: ['ERROR'],
+    cscsTest: '+CSCS:"GSM","IRA","UCS2"',
+    cbc: '+CBC: {bcs},{bcl}',
+    smsFull: [],
   },
   latency: {
     simple: l(2, 2),
@@ -110,5 +139,18 @@ export const air724ug: Profile = {
     'mqtt.pubex.prompt': l(10, 5),
     'mqtt.deliver': l(10, 10),
     'mqtt.closed': l(20, 10),
+    'sms.cpms': l(10, 5),
+    'sms.prompt': l(20, 10),
+    /** submit over IMS to the SMSC and its RP-ACK */
+    'sms.submit': l(1800, 1200),
+    /** a SIM record write (CMGW, an incoming message) */
+    'sms.store': l(40, 20),
+    'sms.read': l(15, 10),
+    'sms.list': l(30, 20),
+    'sms.delete': l(30, 20),
+    /** SMSC to the module: the network's delivery of one part */
+    'sms.deliver': l(2000, 1000),
+    'phone.ussd': l(2500, 1000),
+    'phone.pb': l(15, 10),
   },
 };

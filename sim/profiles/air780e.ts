@@ -34,6 +34,8 @@ export const air780eOverrides: DeepPartial<Profile> = {
     deregistered: ['^MODE: 0,0'],
     nitz: ['+NITZ: 2024/08/23,06:52:50+32,0'],
     cgdcontFields: 4,
+    // the EC618 manual's AT+CBC prints the voltage in mV (gammu and gsmlib cannot parse it)
+    cbc: '+CBC: {mv}',
   },
 };
 

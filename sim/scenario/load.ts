@@ -113,7 +113,7 @@ export function loadScenario(text: string, source = 'scenario'): Scenario {
   return scenarioFromObject(doc.toJS() as unknown, { source, stepLines });
 }
 
-const TOP_KEYS = ['name', 'description', 'profile', 'seed', 'start', 'broker', 'far', 'steps'] as const;
+const TOP_KEYS = ['name', 'description', 'driver', 'profile', 'seed', 'start', 'broker', 'far', 'steps'] as const;
 
 /** Validate a scenario given as plain data (what the YAML parses to). */
 export function scenarioFromObject(data: unknown, opts: { source?: string; stepLines?: Array<number | undefined> } = {}): Scenario {
@@ -124,6 +124,14 @@ export function scenarioFromObject(data: unknown, opts: { source?: string; stepL
   if (typeof data.name !== 'string' || data.name.trim() === '') top.fail('"name" is required (a string)');
   const scenario: Scenario = { name: data.name, start: 'ready', broker: {}, steps: [], source };
   if (data.description !== undefined) scenario.description = top.string(data.description, 'description');
+  if (data.driver !== undefined) {
+    if (data.driver !== 'external' && data.driver !== 'script') top.fail('driver must be "script" (the steps are the host) or "external" (your driver is)');
+    if (data.driver === 'external') {
+      scenario.driver = 'external';
+      // the driver decides when it is ready; the timeline starts where it is called
+      scenario.start = 'power-on';
+    }
+  }
   if (data.profile !== undefined) {
     const p = top.string(data.profile, 'profile');
     if (!(p in profiles)) top.fail(`profile "${p}" is not one of ${Object.keys(profiles).join(', ')}`);
@@ -140,7 +148,7 @@ export function scenarioFromObject(data: unknown, opts: { source?: string; stepL
   data.steps.forEach((raw: unknown, i: number) => {
     const line = opts.stepLines?.[i];
     const place = new Place(`${source}: step ${i + 1}${line !== undefined ? ` (line ${line})` : ''}`);
-    const step: Step = { ...stepAction(raw, place), index: i + 1 };
+    const step: Step = { ...stepAction(raw, place, scenario.driver === 'external'), index: i + 1 };
     if (line !== undefined) step.line = line;
     scenario.steps.push(step);
   });
@@ -177,11 +185,16 @@ function farSpec(v: unknown, place: Place): { subscribe: FarSubscription[] } {
   return { subscribe };
 }
 
-const ACTIONS = ['send', 'raw', 'expect', 'wait', 'until', 'fault', 'far', 'note'] as const;
+const ACTIONS = ['send', 'raw', 'expect', 'wait', 'until', 'fault', 'far', 'note', 'expectOutput'] as const;
+type Action = (typeof ACTIONS)[number];
+/** A scripted scenario's steps are the host; an external driver's timeline only watches and injects. */
+const SCRIPT_ACTIONS: readonly Action[] = ['send', 'raw', 'expect', 'wait', 'until', 'fault', 'far', 'note'];
+const EXTERNAL_ACTIONS: readonly Action[] = ['wait', 'until', 'fault', 'far', 'note', 'expectOutput'];
 const MODIFIERS: Readonly<Record<string, readonly string[]>> = {
   send: ['expect', 'within'],
   raw: ['expect', 'within'],
   expect: ['within'],
+  expectOutput: ['within'],
   wait: ['silent'],
   until: ['within'],
   fault: [],
@@ -189,10 +202,18 @@ const MODIFIERS: Readonly<Record<string, readonly string[]>> = {
   note: [],
 };
 
-function stepAction(raw: unknown, place: Place): StepAction {
-  if (!isObj(raw)) place.fail(`a step is a mapping with one of ${ACTIONS.join(', ')}`);
+function stepAction(raw: unknown, place: Place, external: boolean): StepAction {
+  const allowed = external ? EXTERNAL_ACTIONS : SCRIPT_ACTIONS;
+  if (!isObj(raw)) place.fail(`a step is a mapping with one of ${allowed.join(', ')}`);
   const action = 'send' in raw ? 'send' : 'raw' in raw ? 'raw' : ACTIONS.find((a) => a in raw);
-  if (action === undefined) place.fail(`no action: expected one of ${ACTIONS.join(', ')}`);
+  if (action === undefined) place.fail(`no action: expected one of ${allowed.join(', ')}`);
+  if (!allowed.includes(action)) {
+    place.fail(
+      external
+        ? `${action} is the host's, and with driver: external your driver is the host (use expectOutput for what the modem prints)`
+        : 'expectOutput is for driver: external timelines (the script checks output with send/expect)',
+    );
+  }
   place.keys(raw, [action, ...MODIFIERS[action]!]);
   const within = (dflt: Ns): Ns => (raw.within === undefined ? dflt : place.duration(raw.within, 'within'));
   switch (action) {
@@ -223,6 +244,15 @@ function stepAction(raw: unknown, place: Place): StepAction {
       return farStep(raw.far, place);
     case 'note':
       return { kind: 'note', text: place.string(raw.note, 'note') };
+    case 'expectOutput': {
+      // a bare string is the regex itself; {regex: …} reads as it does elsewhere
+      let v = raw.expectOutput;
+      if (isObj(v)) {
+        place.keys(v, ['regex']);
+        v = v.regex;
+      }
+      return { kind: 'expectOutput', source: place.regex(v, 'expectOutput'), within: within(DEFAULTS.urcWithin) };
+    }
   }
 }
 

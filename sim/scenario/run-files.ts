@@ -11,12 +11,15 @@ import type { Logger } from '../log.js';
 import { loadScenarioFile, ScenarioError } from './load.js';
 import { runScenario, RunOptions, ScenarioResult } from './runner.js';
 import { traceLines } from './trace.js';
+import { prepareViewDir, writeScenarioView } from '../view/command.js';
 
 export interface RunFlags {
   profile?: string;
   seed?: number;
   trace?: string;
   transcript?: string;
+  /** Directory for a timeline page per scenario. */
+  view?: string;
 }
 
 /** The line `modemsim run` prints for a scenario. */
@@ -27,6 +30,7 @@ export function verdictLine(r: ScenarioResult): string {
 
 /** Returns the exit code: 0 when every scenario passed, 1 otherwise. */
 export async function runScenarioFiles(files: readonly string[], flags: RunFlags, log: Logger, print: (line: string) => void): Promise<number> {
+  if (flags.view !== undefined) prepareViewDir(flags.view);
   const certs = mkdtempSync(join(tmpdir(), 'modemsim-run-'));
   let broker: EmbeddedBroker | undefined;
   let failed = 0;
@@ -52,6 +56,7 @@ export async function runScenarioFiles(files: readonly string[], flags: RunFlags
       print(verdictLine(result));
       traces.push(JSON.stringify({ ev: 'scenario', name: result.name, file, profile: result.profile, seed: result.seed }) + '\n' + traceLines(result.trace));
       sections.push(result.transcript);
+      if (flags.view !== undefined) writeScenarioView(flags.view, result);
     }
   } finally {
     await broker?.close();

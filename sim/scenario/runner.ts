@@ -23,6 +23,7 @@ import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
 import { StepFailure } from './failure.js';
+import { ScenarioError } from './load.js';
 import { FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
@@ -107,6 +108,9 @@ function brokerOptions(s: Scenario, opts: RunOptions, log: Logger): EmbeddedBrok
 }
 
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<ScenarioResult> {
+  if (scenario.driver === 'external') {
+    throw new ScenarioError(`${scenario.source ?? scenario.name}: driver: external has no host script to play; run it against your driver (runFaultTimeline, modemsim serve --faults)`);
+  }
   const wall = stopwatch();
   const log = opts.log ?? silentLogger();
   const shared = Object.keys(scenario.broker).length === 0 ? opts.broker : undefined;

@@ -35,7 +35,9 @@ export type StepAction =
   | { kind: 'fault'; fault: Fault }
   | { kind: 'farPublish'; topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
   | { kind: 'farExpect'; topic: string; payload?: PayloadExpect; within: Ns }
-  | { kind: 'note'; text: string };
+  | { kind: 'note'; text: string }
+  /** `driver: external`: a match for `source` in what the modem printed since the last one (or the start). */
+  | { kind: 'expectOutput'; source: string; within: Ns };
 
 export type Step = StepAction & {
   /** 1-based position in the scenario's `steps`. */
@@ -59,6 +61,11 @@ export interface FarSubscription {
 export interface Scenario {
   name: string;
   description?: string;
+  /**
+   * `external`: no host script — the steps are a fault timeline with expectations, played by
+   * runFaultTimeline() (or `serve --faults`) while the user's own driver is the host.
+   */
+  driver?: 'external';
   profile?: string;
   seed?: number;
   /** `ready` (default): steps start 1 s after the data bearer is up, boot lines consumed. `power-on`: at t = 0. */

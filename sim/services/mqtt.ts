@@ -117,8 +117,17 @@ export class MqttService implements Service {
   }
 
   /** An inbound PUBLISH: printed raw (direct) or stored (cache), never dropped (behaviour §16). */
-  private deliver(topic: string, payload: Buffer): void {
-    const { host } = this.env;
+  private deliver(topic: string, whole: Buffer): void {
+    const { host, profile } = this.env;
+    const max = profile.limits.mqttPayload;
+    let payload = whole;
+    if (whole.length > max) {
+      // the module's RAM holds no more: the UART never carries a message past the limit
+      const action = profile.limits.mqttInboundOversize;
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'fault', what: 'mqtt-rx-oversize', detail: { topic, bytes: whole.length, limit: max, action } });
+      if (action === 'drop') return;
+      payload = whole.subarray(0, max);
+    }
     if (this.msgSet === 0) {
       host.urcWithPayload(`+MSUB: "${wireFromUtf8(topic)}",${payload.length} byte,`, payload);
       return;

@@ -1,0 +1,158 @@
+/**
+ * `modemsim replay`: a recorded session fed back into a fresh modem in virtual time must make
+ * every record again — bytes, lines, URCs, state changes — at the same nanoseconds.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ms, sec } from '../sim/kernel.js';
+import { silentLogger } from '../sim/log.js';
+import { createModem } from '../sim/modem.js';
+import { outcomeLine, runReplay } from '../sim/replay/command.js';
+import { parseTrace } from '../sim/replay/read.js';
+import { replaySession } from '../sim/replay/replay.js';
+import { runScenarioFiles } from '../sim/scenario/run-files.js';
+import type { TraceLevel } from '../sim/trace.js';
+import { tempDir } from './helpers.js';
+import { PtyHost } from './serial-host.js';
+import { skipWithout } from './system-tools.js';
+import { ServedChild } from './trace-child.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+function scratch(): string {
+  const d = tempDir('modemsim-replay-test-');
+  cleanups.push(() => d.remove());
+  return d.path;
+}
+
+async function replay(file: string): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const code = await runReplay(file, silentLogger(), (l) => out.push(l), (l) => out.push(l));
+  return { code, out };
+}
+
+/** An in-process session on the UART's corners: a burst past the busy queue, a prompt, faults. */
+async function recordInProcess(file: string, level: TraceLevel): Promise<void> {
+  const m = createModem({ traceFile: file, traceLevel: level, seed: 4 });
+  await m.host.expect('SMS READY', sec(30));
+  await m.host.advance(sec(6));
+  for (const l of ['AT', 'AT+CSQ;+CPIN?', 'AT+CGREG=2', 'AT+FSCREATE="r.txt"']) await m.host.command(l);
+  m.host.write('AT\rAT+CSQ\rATI\rAT\rAT\rAT\rAT+CGMR\rAT\r');
+  await m.host.advance(sec(2));
+  m.host.write('AT+FSWRITE="r.txt",0,6,10\r');
+  await m.host.expect('>');
+  m.host.write('abc');
+  await m.host.advance(ms(40));
+  m.host.write('\r\nd');
+  await m.host.expect('OK');
+  await m.faults.deregister();
+  await m.host.advance(sec(3));
+  await m.faults.register();
+  await m.host.advance(sec(3));
+  await m.close();
+}
+
+describe('modemsim replay', () => {
+  it.each(['bytes', 'lines'] as const)('verifies an in-process session at level %s, and names the first byte a doctored copy changes', async (level) => {
+    const dir = scratch();
+    const file = join(dir, 'session.jsonl');
+    await recordInProcess(file, level);
+    const good = await replay(file);
+    expect(good.out).toEqual([expect.stringMatching(/^MATCH .*: \d+ records through model time \d+\.\d{9} s$/)]);
+    expect(good.code).toBe(0);
+
+    // one byte of the module's output changed: the byte at bytes level, its line at lines level
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((l) => (level === 'bytes' ? l.includes('"ev":"tx","b":79') : l.includes('"text":"+CSQ: 24,99"')));
+    expect(at).toBeGreaterThan(0);
+    lines[at] = level === 'bytes' ? lines[at]!.replace('"b":79', '"b":80') : lines[at]!.replace('24,99', '25,99');
+    const bad = join(dir, 'doctored.jsonl');
+    writeFileSync(bad, lines.join('\n'));
+    const r = await replay(bad);
+    expect(r.code).toBe(1);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toContain(`(trace line ${at + 1}, ${level === 'bytes' ? 'tx' : 'records'}): recorded ${lines[at]}, replayed `);
+    expect(r.out[0]).toContain(level === 'bytes' ? '"b":79' : '+CSQ: 24,99');
+  });
+
+  it('verifies every shipped scenario played by modemsim run --trace', async () => {
+    const dir = scratch();
+    const file = join(dir, 'scenarios.jsonl');
+    const files = readdirSync(join(ROOT, 'scenarios'))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => join('scenarios', f));
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+      expect(await runScenarioFiles(files, { trace: file }, silentLogger(), () => undefined)).toBe(0);
+      const r = await replay(file);
+      expect(r.out).toHaveLength(files.length);
+      for (const line of r.out) expect(line).toMatch(/^MATCH scenario /);
+      expect(r.code).toBe(0);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('refuses a real-time session with network I/O, naming the first network event', async () => {
+    const text = [
+      { t: 0, ev: 'header', format: 'modemsim-trace', version: 1, profile: 'air724ug', seed: 1, clock: 'realtime', level: 'bytes', baud: 115200, saved: {} },
+      { t: 0, ev: 'boot', generation: 1 },
+      { t: 7e9, ev: 'net', what: 'mqtt-dial', detail: { host: '127.0.0.1', port: 1883 } },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const [s] = parseTrace(text + '\n', 'live.jsonl');
+    const o = await replaySession(s!);
+    expect(outcomeLine(o)).toBe(
+      'CANNOT REPLAY live.jsonl: network I/O at trace line 3 (net {"ev":"net","what":"mqtt-dial","detail":{"host":"127.0.0.1","port":1883}} at model time 7.000000000 s): in a real-time session its timing is the wall clock\'s and not in the trace; replay verifies sessions without network I/O, and virtual-time sessions on the embedded broker',
+    );
+  });
+
+  it('names the file and the fix when the trace cannot be read', async () => {
+    const dir = scratch();
+    const plain = join(dir, 'notes.txt');
+    writeFileSync(plain, 'hello\n');
+    expect(await replay(join(dir, 'missing.jsonl'))).toEqual({ code: 1, out: [`replay ${join(dir, 'missing.jsonl')}: cannot read it (ENOENT); pass a trace written by serve --trace, createModem({traceFile}) or run --trace`] });
+    expect((await replay(plain)).out[0]).toBe(`replay ${plain}:1: expected a JSON record, got "hello"; pass a trace written by serve --trace, createModem({traceFile}) or run --trace`);
+  });
+});
+
+describe.skipIf(skipWithout('socat'))('a live pty session (serve, real time)', () => {
+  it('replays in virtual time and verifies', async () => {
+    const dir = scratch();
+    const tty = join(dir, 'ttyMODEM0');
+    const file = join(dir, 'live.jsonl');
+    const served = new ServedChild(['--serial', `pty:${tty}`, '--data-dir', join(dir, 'data'), '--trace', file]);
+    cleanups.push(() => served.kill());
+    await served.ready();
+    const host = new PtyHost(tty);
+    cleanups.push(() => host.close());
+    await host.expect('SMS READY\r\n', 10_000);
+    // a driver's start-up, typed as a person would: a byte at a time, with pauses
+    for (const b of 'AT\r') {
+      await host.send(b);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await host.expect('OK\r\n');
+    for (const cmd of ['ATE0', 'AT+CSQ', 'AT+CGREG?', 'AT+FSCREATE="drv.cfg"']) await host.command(cmd);
+    await host.send('AT+FSWRITE="drv.cfg",0,8,10\r');
+    await host.expect('>');
+    await host.send('id=42\r\n;');
+    await host.expect('OK\r\n');
+    expect(await host.command('AT+FSREAD="drv.cfg",0,8')).toContain('id=42');
+    await host.send('AT+CSQ\rAT+CPIN?\r');
+    await host.expect(/\+CPIN: READY\r\n\r\nOK\r\n/);
+    await served.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+    const r = await replay(file);
+    expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
+    expect(r.code).toBe(0);
+  });
+});
