@@ -72,6 +72,7 @@ function addServeOptions(cmd: Command): Command {
     .option('--trace <file>', 'write the trace (every byte, command and state change, with model ns) as JSON lines')
     .addOption(new Option('--trace-level <level>', 'bytes: a record per UART byte, and one per line; lines: one per line, the host\'s input in runs (several times smaller)').choices(TRACE_LEVELS).argParser(choiceArg('--trace-level', TRACE_LEVELS)).default('bytes'))
     .option('--vcd <file>', 'write the UART lines (TXD, RXD) as a VCD waveform, bit by bit')
+    .option('--faults <file>', 'play a driver: external fault timeline (scenario YAML) from power-on against the host on the link')
     .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)', controlArg)
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
     .addOption(logLevelOption('info'))

@@ -4,6 +4,8 @@
  */
 import { createModem, Modem } from './modem.js';
 import type { TraceLevel } from './trace.js';
+import { loadFaultTimelineFile, playServedTimeline } from './scenario/timeline.js';
+import type { Scenario } from './scenario/types.js';
 import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
@@ -37,6 +39,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   seed: number;
   dataDir: string;
   trace?: string;
+  /** A `driver: external` fault timeline played from power-on against the host on the link. */
+  faults?: string;
   /** `bytes` (default) or `lines` (the module's bytes left out). */
   traceLevel?: TraceLevel;
   /** VCD waveform of the UART lines. */
@@ -167,6 +171,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   if (p.serial.kind === 'pty' && !findOnPath('socat')) throw new EnvironmentError(`${flagValue('--serial', p.serialText)}: ${SOCAT_MISSING}`);
   const trace = opts.trace === undefined ? undefined : checkOutputFile('--trace', opts.trace);
   const vcd = opts.vcd === undefined ? undefined : checkOutputFile('--vcd', opts.vcd);
+  const faults = opts.faults === undefined ? undefined : faultTimelineFlag(opts.faults);
   const data: LockedDataDir = lockDataDir(opts.dataDir);
 
   // undone in reverse on a failure part way
@@ -246,6 +251,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     }
     // A free-running virtual clock only moves after an input; this one lets the boot lines out.
     if (opts.clock === 'virtual') m.clock.inject('serve-start', () => undefined);
+    if (faults) void playServedTimeline(m, faults, { ...(mqtt.broker && { broker: mqtt.broker }), log });
 
     const readyInfo: ReadyInfo = {
       serial: link.address ?? link.description,
@@ -274,6 +280,15 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   } catch (err) {
     await unwind();
     throw err;
+  }
+}
+
+/** `--faults FILE`: a timeline that loads, or one line naming the flag and the problem. */
+function faultTimelineFlag(path: string): Scenario {
+  try {
+    return loadFaultTimelineFile(path);
+  } catch (err) {
+    throw new UsageError(`${flagValue('--faults', path)}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
