@@ -30,6 +30,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { createModem, type Modem } from '../modem.js';
 import { mqttOptionsFromBroker } from '../mqtt/options.js';
 import { FarClient } from '../scenario/far.js';
+import { FarSms } from '../scenario/far-sms.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import type { Scenario, Step } from '../scenario/types.js';
 import type { TraceRecord } from '../trace.js';
@@ -61,6 +62,7 @@ type Input =
   | { kind: 'rx'; at: number; t: Ns; b: number }
   | { kind: 'fault'; at: number; t: Ns; fault: Fault }
   | { kind: 'far'; at: number; t: Ns; step: Extract<Step, { kind: 'farPublish' }> }
+  | { kind: 'farSms'; at: number; t: Ns; step: Extract<Step, { kind: 'farSms' }> }
   | { kind: 'net'; at: number; t: Ns };
 
 const fmt = (t: Ns): string => `${(t / 1e9).toFixed(9)} s`;
@@ -117,6 +119,12 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
   const far = (at: number): string | undefined => {
     while (steps.length > 0 && steps[0]!.at <= at) {
       const m = steps.shift()!;
+      if (m.kind === 'farSms') {
+        const sms = scenario?.steps.find((x) => x.index === m.step);
+        if (sms === undefined || sms.kind !== 'farSms') return `step ${m.step} sends an SMS from the far side, and the scenario file ${s.scenarioFile ?? '(not named)'} that says what was not found as it was recorded`;
+        out.push({ kind: 'farSms', at: m.at, t: m.t, step: sms });
+        continue;
+      }
       if (m.kind !== 'farPublish') continue;
       const step = scenario?.steps.find((x) => x.index === m.step);
       if (step === undefined || step.kind !== 'farPublish') {
@@ -253,6 +261,11 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           await vclock.runWhile(() => !made(), x.t, false);
           while (!made() && (await kernelWokenWithin(m.kernel, NET_WAIT_WALL_MS))) await vclock.runWhile(() => !made(), x.t, false);
           m.kernel.setTime(x.t);
+          break;
+        }
+        case 'farSms': {
+          await upTo(x.t, x.at);
+          new FarSms(m).deliver(x.step.from, x.step.text);
           break;
         }
         case 'far': {

@@ -284,8 +284,30 @@ function fault(v: unknown, place: Place): Fault {
 }
 
 function farStep(v: unknown, place: Place): StepAction {
-  if (!isObj(v) || Object.keys(v).length !== 1 || !('publish' in v || 'expect' in v)) {
-    place.fail('far wants {publish: {topic, payload, qos, retain}} or {expect: {topic, payload, within}}');
+  if (!isObj(v) || Object.keys(v).length !== 1 || !('publish' in v || 'expect' in v || 'sms' in v || 'expectSms' in v)) {
+    place.fail('far wants {publish: {topic, payload, qos, retain}}, {expect: {topic, payload, within}}, {sms: {from, text}} or {expectSms: {to, text, within}}');
+  }
+  if ('sms' in v) {
+    const p = v.sms;
+    const sp: Place = new Place(`${place.text}: far sms`);
+    if (!isObj(p)) sp.fail('expected {from, text}');
+    sp.keys(p, ['from', 'text']);
+    return { kind: 'farSms', from: sp.string(p.from, 'from'), text: sp.string(p.text, 'text') };
+  }
+  if ('expectSms' in v) {
+    const e = v.expectSms;
+    const sp: Place = new Place(`${place.text}: far expectSms`);
+    if (!isObj(e)) sp.fail('expected {to, text, within}');
+    sp.keys(e, ['to', 'text', 'within']);
+    const step: StepAction = { kind: 'farExpectSms', within: e.within === undefined ? DEFAULTS.farWithin : sp.duration(e.within, 'within') };
+    if (e.to !== undefined) step.to = sp.string(e.to, 'to');
+    if (e.text !== undefined) {
+      if (isObj(e.text) && 'regex' in e.text) {
+        sp.keys(e.text, ['regex']);
+        step.text = { kind: 'regex', source: sp.regex(e.text.regex, 'text.regex') };
+      } else step.text = { kind: 'bytes', bytes: Buffer.from(sp.string(e.text, 'text'), 'utf8') };
+    }
+    return step;
   }
   if ('publish' in v) {
     const p = v.publish;

@@ -22,6 +22,7 @@ import { mqttOptionsFromBroker } from '../mqtt/options.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
+import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { ScenarioError } from './load.js';
 import { FaultError } from '../faults/index.js';
@@ -140,6 +141,7 @@ class ScenarioRun {
   private readonly transcript = new Transcript();
   private readonly markers: Array<{ at: number; rec: ScenarioTraceRecord }> = [];
   private far: FarClient | undefined;
+  private readonly sms: FarSms;
 
   constructor(
     private readonly scenario: Scenario,
@@ -150,6 +152,7 @@ class ScenarioRun {
     this.profile = opts.profile ?? scenario.profile ?? 'air724ug';
     this.seed = opts.seed ?? scenario.seed ?? 1;
     this.modem = createModem({ profile: this.profile, seed: this.seed, mqtt: mqttOptionsFromBroker(broker), broker, traceMemory: true, log });
+    this.sms = new FarSms(this.modem);
   }
 
   async play(wall: () => number): Promise<ScenarioResult> {
@@ -320,6 +323,14 @@ class ScenarioRun {
       case 'farExpect':
         await this.farExpect(step.topic, step.payload, step.within, i);
         return;
+      case 'farSms':
+        this.transcript.add(m.kernel.now, 'far →', [printable(`SMS ${this.sms.deliver(step.from, step.text)}`)], i);
+        return;
+      case 'farExpectSms': {
+        const got = await this.sms.expect(step.to, step.text, step.within);
+        this.transcript.add(m.kernel.now, 'far ←', [printable(`SMS ${got.to}: ${got.text}`)], i);
+        return;
+      }
       case 'note':
         this.transcript.add(m.kernel.now, 'note', [step.text], i);
         return;

@@ -16,6 +16,7 @@ import { FaultError, type FaultBroker } from '../faults/index.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
+import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { loadScenarioFile, ScenarioError } from './load.js';
 import type { Logger } from '../log.js';
@@ -103,12 +104,14 @@ class TimelineRun {
   private output = '';
   private readonly untap: () => void;
   private far: FarClient | undefined;
+  private readonly sms: FarSms;
 
   constructor(
     private readonly modem: Modem,
     private readonly scenario: Scenario,
     private readonly opts: FaultTimelineOptions,
   ) {
+    this.sms = new FarSms(modem);
     this.untap = modem.tapHostBytes((b) => {
       this.output += String.fromCharCode(b);
       if (this.output.length > OUTPUT_LIMIT) this.output = this.output.slice(OUTPUT_LIMIT >> 1);
@@ -256,6 +259,14 @@ class TimelineRun {
       case 'farExpect':
         await this.farExpect(step.topic, step.payload, step.within, i);
         return;
+      case 'farSms':
+        this.transcript.add(m.kernel.now, 'far →', [printable(`SMS ${this.sms.deliver(step.from, step.text)}`)], i);
+        return;
+      case 'farExpectSms': {
+        const got = await this.sms.expect(step.to, step.text, step.within);
+        this.transcript.add(m.kernel.now, 'far ←', [printable(`SMS ${got.to}: ${got.text}`)], i);
+        return;
+      }
       case 'note':
         this.transcript.add(m.kernel.now, 'note', [step.text], i);
         return;

@@ -35,6 +35,10 @@ export type StepAction =
   | { kind: 'fault'; fault: Fault }
   | { kind: 'farPublish'; topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
   | { kind: 'farExpect'; topic: string; payload?: PayloadExpect; within: Ns }
+  /** An SMS to the module through the simulated SMSC. */
+  | { kind: 'farSms'; from: string; text: string }
+  /** The next SMS the module sent: to this number, with this text (UTF-8) or a match. */
+  | { kind: 'farExpectSms'; to?: string; text?: PayloadExpect; within: Ns }
   | { kind: 'note'; text: string }
   /** `driver: external`: a match for `source` in what the modem printed since the last one (or the start). */
   | { kind: 'expectOutput'; source: string; within: Ns };
