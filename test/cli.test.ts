@@ -354,7 +354,8 @@ describe('modemsim serve', () => {
     expectOneLine(proc, '--data-dir "/proc/x": cannot create /proc');
     expectOneLine(onFile, `--data-dir "${file}": is a file, not a directory`);
     console.log(`serve --data-dir /proc/x: exit 1 after ${wallMs.toFixed(0)} ms`);
-    expect(wallMs).toBeLessThan(5000);
+    // the bug was a spin that never ended; start-up alone takes seconds on a loaded machine
+    expect(wallMs).toBeLessThan(20_000);
   });
 
   it('a --control address of another machine is one line naming --control', async () => {
