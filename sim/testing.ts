@@ -60,17 +60,25 @@ export class TestFarSide {
   /** Every message received, in arrival order. */
   readonly messages: FarMessage[] = [];
   private listeners = new Set<() => void>();
+  private target: Modem | undefined;
 
-  constructor(
-    private readonly client: MqttClient,
-    private readonly modem: Modem,
-  ) {
+  constructor(private readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       this.messages.push({ topic, payload: Buffer.from(payload), qos: packet.qos, retain: packet.retain });
       for (const l of [...this.listeners]) l();
     });
     // a broker outage (brokerDown) cuts this client too: that is the fault, not a test error
     client.on('error', () => undefined);
+  }
+
+  /** The modem whose model time the far side's waits hold and wake. */
+  attach(modem: Modem): void {
+    this.target = modem;
+  }
+
+  private get modem(): Modem {
+    if (this.target === undefined) throw new Error('the far side is not attached to a modem yet');
+    return this.target;
   }
 
   async subscribe(topic: string, qos: 0 | 1 | 2 = 0): Promise<void> {
@@ -175,7 +183,11 @@ function holds(m: Modem, state: TestModemState): boolean {
 
 const describeState = (s: TestModemState): string => (typeof s === 'object' ? `+MQTTSTATU :${s.mqttStatus}` : s);
 
-/** Start a modem (+ broker + far side) for a driver under test; `dispose()` it after the test. */
+/**
+ * Start a modem (+ broker + far side) for a driver under test; `dispose()` it after the test.
+ * The modem powers on as this resolves: open the driver's port right away (in the test, not at
+ * a module's top level), or the boot lines go out with no host attached, as on a UART unplugged.
+ */
 export async function startTestModem(opts: TestModemOptions = {}): Promise<TestModem> {
   const binding = opts.binding ?? ModemBinding;
   const name = opts.name ?? `test-${process.pid}-${++started}`;
@@ -207,19 +219,22 @@ export async function startTestModem(opts: TestModemOptions = {}): Promise<TestM
       dir = mkdtempSync(join(tmpdir(), 'modemsim-test-'));
       broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: dir });
     }
+    if (broker !== undefined && opts.far !== false) {
+      const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, clientId: `modemsim-far-${name}`, connectTimeout: 5000 });
+      far = new TestFarSide(client);
+      for (const t of opts.far?.subscribe ?? []) await far.subscribe(t);
+    }
     const modemOpts: ModemOptions = { clock: 'free', traceMemory: true, ...opts.modem };
     if (broker !== undefined) {
       modemOpts.mqtt = { ...mqttOptionsFromBroker(broker), ...opts.modem?.mqtt };
       modemOpts.broker = broker;
     }
+    // built last, with nothing awaited after it: power-on is the instant the caller gets it back,
+    // and model time runs only once the caller is idle (a driver opening its port is not)
     modem = binding.create(name, modemOpts);
     const m = modem;
+    far?.attach(m);
     untap = m.tapHostBytes((b) => (printed += String.fromCharCode(b)));
-    if (broker !== undefined && opts.far !== false) {
-      const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, clientId: `modemsim-far-${name}`, connectTimeout: 5000 });
-      far = new TestFarSide(client, m);
-      for (const t of opts.far?.subscribe ?? []) await far.subscribe(t);
-    }
     return {
       modem: m,
       path: `modemsim://${name}`,
