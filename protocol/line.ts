@@ -95,6 +95,23 @@ export class LineAssembler {
     return true;
   }
 
+  /**
+   * takeOrdinary over bytes[from, to), byte after byte, up to the first byte that needs push();
+   * returns its index (or `to`).
+   */
+  takeOrdinaryRun(bytes: Uint8Array, from: number, to: number): number {
+    if (this.raw !== undefined || this.discarded !== 0) return from;
+    const s = this.settings;
+    let i = from;
+    for (; i < to; i++) {
+      const b = bytes[i]!;
+      if (b === NUL || b === s.s3 || b === s.s5 || this.len >= s.maxLine) break;
+      if (b === 0x2f && isRepeatPrefix(this.buf, this.len)) break;
+      this.append(b);
+    }
+    return i;
+  }
+
   /** Feed one received byte; returns the events it causes (usually zero or one). */
   push(byte: number): LineEvent[] {
     if (this.raw) return this.pushRaw(byte, this.raw);

@@ -51,7 +51,8 @@ export interface VirtualClockOptions {
 export class VirtualClock implements ClockDriver {
   readonly kind = 'virtual' as const;
   private running = false;
-  private idle: Promise<void> = Promise.resolve();
+  /** Runs that arrived while another was stepping (woken, in order, when it ends). */
+  private idleWaiters: Array<() => void> = [];
   private stopped = false;
   private autoLimit: Ns = -1;
   private readonly unsubscribe: () => void;
@@ -103,10 +104,8 @@ export class VirtualClock implements ClockDriver {
   async runWhile(cond: () => boolean, deadline: Ns, graceForOutside = true): Promise<boolean> {
     // One run at a time: a caller that arrives while the free-running loop (or another wait)
     // is stepping waits for it, then steps on its own.
-    while (this.running) await this.idle;
+    while (this.running) await new Promise<void>((r) => this.idleWaiters.push(r));
     this.running = true;
-    let done!: () => void;
-    this.idle = new Promise((r) => (done = r));
     const timeline = this.kernel.timeline;
     // work an event does inline (a UART run) stops where this loop would stop between events
     const pause = (): boolean => !cond() || this.stopped || timeline.openHolds.size > 0;
@@ -141,7 +140,11 @@ export class VirtualClock implements ClockDriver {
       }
     } finally {
       this.running = false;
-      done();
+      if (this.idleWaiters.length > 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
     }
   }
 

@@ -58,6 +58,10 @@ export class AtEngine implements HostOutput, LineControl {
   gate: EngineGate = OPEN_GATE;
   /** URCs dropped from a full held queue since creation. */
   urcsDropped = 0;
+  /** The `slow` fault's scale of every latency drawn (the PRNG draws stay the same). */
+  latencyFactor = 1;
+  /** Each command line as the host completes it, before it queues (faults that fire `on` a command). */
+  onLine: ((text: string) => void) | undefined;
   private lineDone: Array<() => void> = [];
   /** The PRNG stream of each latency key, looked up once (not by a built string per draw). */
   private readonly latencyStreams = new Map<string, PrngStream>();
@@ -80,6 +84,7 @@ export class AtEngine implements HostOutput, LineControl {
     };
     this.assembler = new LineAssembler({ s3: 13, s5: 8, echo: this.current.echo, maxLine: profile.limits.lineBuffer });
     uart.toModem = (b) => this.onByte(b);
+    uart.toModemRun = (bytes) => this.onBytes(bytes);
   }
 
   get settings(): Readonly<EngineSettings> {
@@ -198,17 +203,38 @@ export class AtEngine implements HostOutput, LineControl {
   }
 
   drawLatency(l: Latency, key: string): number {
-    if (l.jitter <= 0) return l.base;
+    if (l.jitter <= 0) return this.latencyFactor === 1 ? l.base : Math.round(l.base * this.latencyFactor);
     let stream = this.latencyStreams.get(key);
     if (stream === undefined) {
       stream = this.kernel.prng.stream(`latency:${key}`);
       this.latencyStreams.set(key, stream);
     }
-    return l.base + stream.int(0, l.jitter);
+    const d = l.base + stream.int(0, l.jitter);
+    return this.latencyFactor === 1 ? d : Math.round(d * this.latencyFactor);
   }
 
   latency(key: LatencyKey): number {
     return this.drawLatency(latencyOf(this.profile, key), key);
+  }
+
+  /**
+   * Bytes that arrive together (unpaced, untraced): what onByte does for each, with the plain
+   * bytes of a line taken in one go. Only push() can run anything (a raw-data handler), so the
+   * gate is asked again after each.
+   */
+  private onBytes(bytes: Uint8Array): void {
+    const a = this.assembler;
+    let i = 0;
+    while (i < bytes.length) {
+      if (!this.gate.accepting) return;
+      const j = a.takeOrdinaryRun(bytes, i, bytes.length);
+      if (j > i) {
+        if (a.settings.echo) this.uart.send(bytes.subarray(i, j));
+        i = j;
+        continue;
+      }
+      for (const e of a.push(bytes[i++]!)) this.onLineEvent(e);
+    }
   }
 
   private onByte(b: number): void {
@@ -231,6 +257,7 @@ export class AtEngine implements HostOutput, LineControl {
         this.enqueue({ kind: 'error' });
         return;
       case 'line':
+        this.onLine?.(e.text);
         this.enqueue({ kind: 'line', text: e.text });
         return;
       case 'raw':

@@ -156,7 +156,8 @@ export class HostPort {
     if (!m) throw new ExpectTimeout(String(pattern), this.pending);
     const found: Found = m;
     const matchEnd = this.start + found.index + found.match.length;
-    const text = this.decode(this.start, matchEnd);
+    // the regex search decoded the unconsumed text already: its head is the answer
+    const text = this.text !== undefined ? this.text.slice(0, matchEnd - this.start) : this.decode(this.start, matchEnd);
     const at = matchEnd - 1 >= this.start ? this.times[matchEnd - 1]! : this.clock.kernel.now;
     this.consume(matchEnd);
     return { text, match: found.match, groups: found.groups, at };

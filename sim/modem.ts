@@ -110,6 +110,8 @@ export class Modem {
   private readonly vcd: VcdWriter | undefined;
   bootGeneration = 0;
   private closed = false;
+  /** False from a power loss until the module powers on again. */
+  private powered = true;
 
   constructor(opts: ModemOptions = {}) {
     this.profile = opts.resolvedProfile ?? resolveProfile(opts.profile, opts.profileOverrides);
@@ -205,9 +207,11 @@ export class Modem {
     }
     const input = ports.has('inputGate') ? ports.need('inputGate', 'engine') : undefined;
     const radio = ports.has('radio') ? ports.need('radio', 'engine') : undefined;
+    const faulted = (): boolean => !this.powered || this.faults.frozen;
     engine.gate = {
       get accepting() {
-        return input?.accepting ?? true;
+        // a hung or unpowered firmware loses what arrives
+        return !faulted() && (input?.accepting ?? true);
       },
       get radioOn() {
         return radio === undefined || radio.cfun === 1;
@@ -320,6 +324,31 @@ export class Modem {
   }
 
   /**
+   * Power cut (the powerLoss fault): unlike reboot nothing drains; output not yet on the wire
+   * and what ran in RAM are gone at once, flash is kept, and the module boots after the reset delay.
+   */
+  powerLoss(): void {
+    const lost = this.uart.discardOutput();
+    this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'output-lost-at-power-loss', detail: { bytes: lost } });
+    this.powered = false;
+    for (const s of [...this.services].reverse()) s.powerOff();
+    this.restoreSavedSettings();
+    const generation = this.bootGeneration;
+    this.kernel.after(
+      this.profile.boot.resetDelay,
+      () => {
+        // closed or booted meanwhile by another cut: that one's timer boots it
+        if (this.closed || generation !== this.bootGeneration || this.powered) return;
+        this.powered = true;
+        const saved = this.nvram.get();
+        this.uart.setBaud(saved.baud ?? this.profile.uart.defaultBaud);
+        this.powerOn();
+      },
+      'power-on',
+    );
+  }
+
+  /**
    * Also tell `fn` of every byte for the host, at its instant (the serialport binding); returns
    * how to stop. Without taps the UART calls the host port alone.
    */
@@ -339,8 +368,22 @@ export class Modem {
 
   /** Connect a serial link (pty, TCP, stdio); its input enters model time via the clock. */
   async attach(link: Link): Promise<void> {
-    await link.open((bytes) => this.clock.inject('host-rx', () => this.uart.receive(bytes)));
+    await link.open((bytes) => this.clock.inject('host-rx', () => this.uart.receive(bytes)), {
+      // the old host's unread bytes are not the new host's
+      hostChanged: () => this.clock.inject('host-replaced', () => this.uart.discardInput()),
+    });
     this.links.push(link);
+    if (link.pauseInput && link.resumeInput) {
+      const pause = link.pauseInput.bind(link);
+      const resume = link.resumeInput.bind(link);
+      const before = this.uart.onRxPressure;
+      // back-pressure instead of overrun: TCP holds what the FIFO cannot take yet
+      this.uart.onRxPressure = (high) => {
+        before?.(high);
+        if (high) pause();
+        else resume();
+      };
+    }
     // the UART gathers runs of bytes for links only once there is one
     this.uart.toHost ??= (bytes) => this.deliverToHost(bytes);
     // the link is the host now; the in-process port would only pile up what it sends

@@ -62,6 +62,8 @@ export class Uart {
   onTxByte: ((b: number, t: Ns) => void) | undefined;
   /** Deliver a received byte to the modem (at the end of its stop bit). */
   toModem: (byte: number) => void = () => undefined;
+  /** Unpaced and untraced, a chunk arrives whole: the modem may take it in one call (else toModem per byte). */
+  toModemRun: ((bytes: Uint8Array) => void) | undefined;
   /**
    * Host input crossed the high-water mark (true) or drained to the low-water mark (false): a
    * link that can stop reading its source (a socket, a pty) pauses on true and resumes on false,
@@ -138,7 +140,9 @@ export class Uart {
       this.kernel.at(
         this.kernel.now,
         () => {
-          for (let i = 0; i < chunk.length; i++) this.rxByte(chunk[i]!);
+          // per byte when each one is a trace record of its own (rx, then its echo)
+          if (this.toModemRun !== undefined && !this.trace.enabled) this.toModemRun(chunk);
+          else for (let i = 0; i < chunk.length; i++) this.rxByte(chunk[i]!);
         },
         'uart-rx',
         Priority.wire,
@@ -176,6 +180,12 @@ export class Uart {
     const n = this.rx.discard();
     if (n > 0) this.trace.record({ t: this.kernel.now, ev: 'fault', what: 'uart-rx-discarded', detail: { bytes: n } });
     this.releasePressure();
+  }
+
+  /** Power loss: output not yet on the wire never leaves, and nobody waits for it to. */
+  discardOutput(): number {
+    this.txDrainWaiters = [];
+    return this.tx.discard();
   }
 
   /** Modem → host: queue a whole frame behind whatever is already queued. */

@@ -216,7 +216,7 @@ describe('parseFault', () => {
       }
       throw new Error('parsed');
     };
-    const all = 'pdpDeact, detach, tcpDrop, brokerDown, brokerUp, deregister, register, signal, reboot';
+    const all = 'pdpDeact, detach, tcpDrop, brokerDown, brokerUp, deregister, register, signal, reboot, freeze, noise, slow, powerLoss';
     expect(errorOf('meteor')).toBe(`here: fault "meteor" is not one of ${all}`);
     expect(errorOf({ toString: null })).toBe(`here: fault "toString" is not one of ${all}`);
     expect(errorOf(42)).toBe(`here: fault wants one of ${all} (a name, or {name: {args}})`);

@@ -175,6 +175,31 @@ describe('TCP link: one host at a time', () => {
     expect(a.buf).toBe('');
   });
 
+  it('a host that floods 1 MB without CR is paused at the RX FIFO (under 256 KiB overrun), and a host replacing it is answered: the old bytes are discarded', async () => {
+    m = createModem({ clock: 'virtual', autoHorizonNs: sec(10) });
+    const link = new TcpLink('127.0.0.1', 0);
+    await m.attach(link);
+    const a = new TcpHost(link.address);
+    hosts.push(a);
+    await a.connected;
+    m.clock.inject('test-start', () => undefined);
+    await a.expect('SMS READY\r\n', 10_000);
+    // no CR: the line buffer discards it, the FIFO holds what is unread; TCP pushes back on the rest
+    void a.send(Buffer.alloc(1 << 20, 0x41)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    // the link pauses the socket at the FIFO's high water: TCP holds most of the megabyte back
+    // (chunks already read when it paused may overrun, traced)
+    expect(m.uart.rxDropped).toBeLessThan(1 << 18);
+    const b = new TcpHost(link.address);
+    hosts.push(b);
+    await b.connected;
+    await a.closed;
+    // the flood's line is still open in the module's line buffer (it knows nothing of hosts):
+    // the new host's first CR ends it with ERROR, as on hardware; then it is answered as usual
+    expect(await b.command('AT', 10_000)).toMatch(/\r\n(ERROR|OK)\r\n$/);
+    expect(await b.command('AT', 10_000)).toBe('AT\r\r\nOK\r\n');
+  });
+
   it('refuses a port that is taken, with the OS error', async () => {
     const first = new TcpLink('127.0.0.1', 0);
     await first.open(() => undefined);

@@ -39,6 +39,10 @@ describe('traces identical to the per-byte UART', () => {
     expect(await unpacedDigests()).toEqual(pick('unpaced:'));
   });
 
+  it('unpaced and untraced (chunks taken whole): the same host bytes at the same times', async () => {
+    expect(await unpacedDigests(false)).toEqual({ 'unpaced:host-log': golden['unpaced:host-log'] });
+  });
+
   it('MPUBEX by length, Ctrl-Z and ESC', async () => {
     expect(await mpubexDigests(shared.broker)).toEqual(pick('mpubex:'));
   });

@@ -10,16 +10,16 @@
  * enters the model at the fault's instant on every run.
  */
 import type { ClockDriver } from '../clock.js';
-import { type Kernel, sec } from '../kernel.js';
+import { type Kernel, type Ns, type TimerHandle, sec } from '../kernel.js';
 import type { LinkPhase } from '../mqtt/link.js';
 import type { CellChange, NoServiceStat } from '../network/cell.js';
 import type { SignalChange } from '../network/signal.js';
 import type { Trace } from '../trace.js';
-import { describeFault, Fault, FaultKind } from './spec.js';
+import { describeFault, Fault, faultDetail, FaultKind, type FaultTrigger, lineMatches } from './spec.js';
 import { NOTHING_TO_WATCH, watchKernelWake } from './wall.js';
 
-export { describeFault, FAULT_KINDS, FaultSpecError, parseFault } from './spec.js';
-export type { Fault, FaultKind } from './spec.js';
+export { describeFault, FAULT_KINDS, faultDetail, FaultSpecError, lineMatches, parseFault, parseTrigger } from './spec.js';
+export type { Fault, FaultKind, FaultTrigger } from './spec.js';
 
 /** A fault that cannot apply; the message reads `expected …, got …`. */
 export class FaultError extends Error {}
@@ -56,16 +56,39 @@ export interface FaultBroker {
   resume(): Promise<void>;
 }
 
+/** The module's UART as the line faults act on it (a Uart is one). */
+export interface FaultUart {
+  /** Bytes arriving at the module's RX now (through the line, traced as `rx`). */
+  receive(bytes: Uint8Array): void;
+  /** Bytes queued for the host. */
+  send(frame: Uint8Array): void;
+  /** No new byte for the host starts while set (shared with RTS flow control). */
+  txPaused: boolean;
+}
+
 /** The parts of a modem faults act on (a Modem is one). */
 export interface FaultTarget {
   readonly clock: ClockDriver;
-  readonly kernel: Pick<Kernel, 'now' | 'onWake'>;
+  readonly kernel: Pick<Kernel, 'now' | 'onWake' | 'after' | 'prng'>;
+  readonly uart: FaultUart;
+  /** The AT engine's latency scale (1: as the profile says). */
+  readonly engine: { latencyFactor: number; onLine: ((text: string) => void) | undefined };
   readonly trace: Pick<Trace, 'record'>;
   readonly network: RadioNetworkEvents;
   readonly pdp: PacketNetworkEvents;
   readonly mqtt: MqttFaultView;
   /** As by AT+RESET: after the current output has left. */
   reboot(): void;
+  /** At once: queued output gone, RAM state lost, boots again after the reset delay. */
+  powerLoss(): void;
+}
+
+/** A fault waiting for its command; `settle` ends the promise `on` returned. */
+interface Armed {
+  trigger: FaultTrigger;
+  fault: Fault;
+  left: number;
+  settle: { resolve(text: string): void; reject(err: unknown): void };
 }
 
 type BrokerFault = Extract<Fault, { kind: 'tcpDrop' | 'brokerDown' | 'brokerUp' }>;
@@ -84,6 +107,17 @@ export class ModemFaults {
   private broker: FaultBroker | undefined;
   /** The broker brokerDown paused, until brokerUp (or restoreBroker) resumes it. */
   private paused: FaultBroker | undefined;
+  /** A freeze in progress: its end, the timer that ends it, and the output hold it found. */
+  private freezing: { until: Ns; timer: TimerHandle; wasPaused: boolean } | undefined;
+  /** A slow window in progress: the timer that ends it. */
+  private slowing: TimerHandle | undefined;
+  /**
+   * A replay sets this: the RX bytes of noise faults come back as the trace's `rx` records, so
+   * the fault only records itself and sends its toHost bytes.
+   */
+  noiseRxFromTrace = false;
+  /** Faults armed to fire on a host command, each with the matching lines still to come. */
+  private armed: Armed[] = [];
 
   constructor(
     private readonly target: FaultTarget,
@@ -126,6 +160,62 @@ export class ModemFaults {
   /** The module reboots as by AT+RESET. */
   reboot(): Promise<string> {
     return this.apply({ kind: 'reboot' });
+  }
+
+  /** The firmware hangs for `forNs`: input bytes lost, output held; then it carries on. */
+  freeze(forNs: Ns): Promise<string> {
+    return this.apply({ kind: 'freeze', for: forNs });
+  }
+
+  /** Line noise: garbage into the module's RX (`bytes` random, `burst` hex) and/or to the host. */
+  noise(opts: FaultArgs<'noise'>): Promise<string> {
+    return this.apply({ kind: 'noise', ...opts });
+  }
+
+  /** Every latency `factor` times the profile's for `forNs`; a new slow replaces the one running. */
+  slow(factor: number, forNs: Ns): Promise<string> {
+    return this.apply({ kind: 'slow', factor, for: forNs });
+  }
+
+  /** Power cut: no more output, RAM state lost, flash kept; RDY again after the reset delay. */
+  powerLoss(): Promise<string> {
+    return this.apply({ kind: 'powerLoss' });
+  }
+
+  /**
+   * Arm `fault` to apply when the host completes the trigger's command line for the `nth` time
+   * (counted from now), at that instant: the command has queued, so a powerLoss or freeze meets
+   * it running. Resolves with the description once applied; returns at once with `disarm`.
+   */
+  on(trigger: FaultTrigger, fault: Fault): { fired: Promise<string>; disarm(): void } {
+    let settle: Armed['settle'] = { resolve: () => undefined, reject: () => undefined };
+    const fired = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+    // nobody need wait for it: an unheard rejection is not a crash
+    fired.catch(() => undefined);
+    const entry: Armed = { trigger, fault, left: trigger.nth, settle };
+    this.armed.push(entry);
+    this.target.engine.onLine ??= (text) => this.sawLine(text);
+    return { fired, disarm: () => (this.armed = this.armed.filter((a) => a !== entry)) };
+  }
+
+  private sawLine(text: string): void {
+    for (const a of [...this.armed]) {
+      if (!lineMatches(a.trigger, text) || --a.left > 0) continue;
+      this.armed = this.armed.filter((x) => x !== a);
+      const { settle } = a;
+      this.apply(a.fault).then(
+        (t) => settle.resolve(t),
+        (err: unknown) => {
+          this.target.trace.record({ t: this.target.kernel.now, ev: 'fault', what: 'trigger-failed', detail: { fault: describeFault(a.fault), error: String(err) } });
+          settle.reject(err);
+        },
+      );
+    }
+  }
+
+  /** While a freeze runs: the firmware takes no input (the engine's gate asks). */
+  get frozen(): boolean {
+    return this.freezing !== undefined;
   }
 
   /** The broker cuts the module's TCP link: `CLOSED`. Default id: `mqtt.clientId`. */
@@ -226,8 +316,7 @@ export class ModemFaults {
   }
 
   private record(f: Fault, extra: Record<string, unknown> = {}): void {
-    const { kind, ...args } = f;
-    this.target.trace.record({ t: this.target.kernel.now, ev: 'fault', what: kind, detail: { ...args, ...extra } });
+    this.target.trace.record({ t: this.target.kernel.now, ev: 'fault', what: f.kind, detail: { ...faultDetail(f), ...extra } });
   }
 
   /**
@@ -293,6 +382,70 @@ export class ModemFaults {
       case 'reboot':
         m.reboot();
         return undefined;
+      case 'freeze':
+        this.startFreeze(f.for);
+        return undefined;
+      case 'noise':
+        this.inject(f);
+        return undefined;
+      case 'slow':
+        this.slowing?.cancel();
+        m.engine.latencyFactor = f.factor;
+        this.slowing = m.kernel.after(
+          f.for,
+          () => {
+            this.slowing = undefined;
+            m.engine.latencyFactor = 1;
+          },
+          'fault:slow-over',
+        );
+        return undefined;
+      case 'powerLoss':
+        // a hung firmware does not outlive its power: it boots afresh
+        this.endFreeze();
+        m.powerLoss();
+        return undefined;
+    }
+  }
+
+  private startFreeze(forNs: Ns): void {
+    const m = this.target;
+    const until = m.kernel.now + forNs;
+    const running = this.freezing;
+    // overlapping freezes: the module resumes when the later one ends
+    if (running !== undefined && running.until >= until) return;
+    running?.timer.cancel();
+    const wasPaused = running?.wasPaused ?? m.uart.txPaused;
+    m.uart.txPaused = true;
+    this.freezing = { until, wasPaused, timer: m.kernel.after(forNs, () => this.endFreeze(), 'fault:freeze-over') };
+  }
+
+  private endFreeze(): void {
+    const running = this.freezing;
+    if (running === undefined) return;
+    this.freezing = undefined;
+    running.timer.cancel();
+    const m = this.target;
+    m.trace.record({ t: m.kernel.now, ev: 'fault', what: 'freeze-over', detail: {} });
+    // what flow control held before the freeze stays held
+    m.uart.txPaused = running.wasPaused;
+  }
+
+  /** Seeded streams of their own, so a replay that feeds the RX part from the trace draws the same toHost bytes. */
+  private inject(f: Extract<Fault, { kind: 'noise' }>): void {
+    const m = this.target;
+    const rx: number[] = [];
+    if (f.burst !== undefined) for (let i = 0; i < f.burst.length; i += 2) rx.push(parseInt(f.burst.slice(i, i + 2), 16));
+    if (f.bytes !== undefined) {
+      const s = m.kernel.prng.stream('fault:noise:rx');
+      for (let i = 0; i < f.bytes; i++) rx.push(s.int(0, 255));
+    }
+    if (rx.length > 0 && !this.noiseRxFromTrace) m.uart.receive(Uint8Array.from(rx));
+    if (f.toHost !== undefined) {
+      const s = m.kernel.prng.stream('fault:noise:host');
+      const out = new Uint8Array(f.toHost);
+      for (let i = 0; i < out.length; i++) out[i] = s.int(0, 255);
+      m.uart.send(out);
     }
   }
 }

@@ -7,9 +7,20 @@ export interface Link {
    * port 0 was asked for). The CLI's `ready` record carries it as `serial`.
    */
   readonly address?: string;
-  /** Start delivering host bytes to `onData`. */
-  open(onData: (bytes: Uint8Array) => void): Promise<void>;
+  /**
+   * Start delivering host bytes to `onData`. `hostChanged` is called when another host takes
+   * the link over (a new TCP connection): what the old one sent and the UART has not read yet
+   * is not the new host's.
+   */
+  open(onData: (bytes: Uint8Array) => void, events?: LinkEvents): Promise<void>;
+  /** Stop reading from the host while the module's RX FIFO is nearly full (TCP pushes back). */
+  pauseInput?(): void;
+  resumeInput?(): void;
   /** Bytes from the modem to the host (already paced by the UART). */
   write(bytes: Uint8Array): void;
   close(): Promise<void>;
+}
+
+export interface LinkEvents {
+  hostChanged?(): void;
 }

@@ -6,7 +6,7 @@
  */
 import { createServer, Server, Socket, AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Link } from './link.js';
+import type { Link, LinkEvents } from './link.js';
 import { WriteCoalescer } from './coalesce.js';
 
 export interface TcpLinkOptions {
@@ -16,6 +16,8 @@ export interface TcpLinkOptions {
 export class TcpLink implements Link {
   private server: Server | undefined;
   private host: Socket | undefined;
+  /** The module's RX FIFO is nearly full: a host (also a new one) is not read from. */
+  private paused = false;
   private boundPort: number | undefined;
   private readonly out = new WriteCoalescer((bytes) => this.host?.write(bytes));
 
@@ -44,7 +46,17 @@ export class TcpLink implements Link {
     return this.host !== undefined;
   }
 
-  open(onData: (bytes: Uint8Array) => void): Promise<void> {
+  pauseInput(): void {
+    this.paused = true;
+    this.host?.pause();
+  }
+
+  resumeInput(): void {
+    this.paused = false;
+    this.host?.resume();
+  }
+
+  open(onData: (bytes: Uint8Array) => void, events: LinkEvents = {}): Promise<void> {
     const log = this.opts.log;
     // Half-open allowed: `printf 'AT\r' | nc` closes its sending side at once but still reads.
     const server = createServer({ allowHalfOpen: true }, (sock) => {
@@ -57,6 +69,8 @@ export class TcpLink implements Link {
         log?.info({ peer }, 'serial host connected');
       }
       this.host = sock;
+      events.hostChanged?.();
+      if (this.paused) sock.pause();
       sock.on('data', (chunk: Buffer) => {
         if (this.host === sock) onData(new Uint8Array(chunk));
       });

@@ -332,9 +332,14 @@ export class MqttLink {
     this.conn.adopt(
       socket,
       () => this.onSocketClosed(),
-      // no reply will come on this socket: let the model see the close
+      // no reply will come on this socket: let the model see the close (the close itself is a
+      // kernel event, which no open hold would let run)
       () => {
         for (const op of this.ops) this.release(op);
+        for (const e of this.ownEchoes.splice(0)) e.hold.release();
+        this.resumeHold?.release();
+        this.resumeHold = undefined;
+        this.releasePingHold();
       },
     );
   }

@@ -211,6 +211,8 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
       log,
     });
     modem = m;
+    // the noise faults' bytes into the RX are in the trace as rx records, fed back as those
+    m.faults.noiseRxFromTrace = true;
     // from power-on (the boot record comes out of the constructor), at the recorded level
     const replayed: readonly TraceRecord[] = m.trace.records;
     const vclock = m.clock;

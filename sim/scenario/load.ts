@@ -9,7 +9,7 @@ import type { Ns } from '../kernel.js';
 import { profiles } from '../profiles/index.js';
 import { ByteError, bytesOf, latin1Bytes } from './bytes.js';
 import { parseDuration } from './duration.js';
-import { FaultSpecError, parseFault, type Fault } from '../faults/spec.js';
+import { FaultSpecError, parseFault, parseTrigger, type Fault, type FaultTrigger } from '../faults/spec.js';
 import {
   BrokerSpec,
   DEFAULTS,
@@ -197,7 +197,7 @@ const MODIFIERS: Readonly<Record<string, readonly string[]>> = {
   expectOutput: ['within'],
   wait: ['silent'],
   until: ['within'],
-  fault: [],
+  fault: ['on'],
   far: [],
   note: [],
 };
@@ -239,7 +239,7 @@ function stepAction(raw: unknown, place: Place, external: boolean): StepAction {
       return { kind: 'until', state: state as UntilState, within: within(DEFAULTS.untilWithin) };
     }
     case 'fault':
-      return { kind: 'fault', fault: fault(raw.fault, place) };
+      return raw.on === undefined ? { kind: 'fault', fault: fault(raw.fault, place) } : { kind: 'fault', fault: fault(raw.fault, place), on: trigger(raw.on, place) };
     case 'far':
       return farStep(raw.far, place);
     case 'note':
@@ -277,6 +277,15 @@ function outputExpect(v: unknown, place: Place): OutputExpect {
 function fault(v: unknown, place: Place): Fault {
   try {
     return parseFault(v, place.text);
+  } catch (err) {
+    if (err instanceof FaultSpecError) throw new ScenarioError(err.message);
+    throw err;
+  }
+}
+
+function trigger(v: unknown, place: Place): FaultTrigger {
+  try {
+    return parseTrigger(v, place.text);
   } catch (err) {
     if (err instanceof FaultSpecError) throw new ScenarioError(err.message);
     throw err;

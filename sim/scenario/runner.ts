@@ -25,7 +25,7 @@ import { FarClient } from './far.js';
 import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { ScenarioError } from './load.js';
-import { FaultError } from '../faults/index.js';
+import { describeFault, FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
 import type { OutputExpect, PayloadExpect, Scenario, Step, StepAction } from './types.js';
@@ -298,6 +298,12 @@ class ScenarioRun {
         return;
       }
       case 'fault': {
+        if (step.on !== undefined) {
+          // the host's command fires it; a fault that then cannot apply is traced as trigger-failed
+          m.faults.on(step.on, step.fault);
+          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on AT${step.on.command} #${step.on.nth}`], i);
+          return;
+        }
         let text: string;
         try {
           text = await m.faults.apply(step.fault);

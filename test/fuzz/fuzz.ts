@@ -18,6 +18,7 @@ import type { CommandGroup } from '../../sim/service.js';
 import { BrokerWatch } from './broker-watch.js';
 import { FuzzCounters, FuzzModem, type FuzzWorld } from './harness.js';
 import { lateGuardExpiries } from './observer.js';
+import { QUIET } from './quiet-log.js';
 import { describeStep, runArb, type Run, type StepKind, type StepOptions, type StepWeights } from './steps.js';
 
 export interface FuzzOptions {
@@ -44,6 +45,10 @@ export interface FuzzOptions {
   groups?: readonly CommandGroup[];
 }
 
+/** Batches run before the heap baseline is taken, and how often it is sampled after. */
+const HEAP_WARMUP_BATCHES = 3;
+const HEAP_SAMPLE_EVERY = 5;
+
 export interface FuzzReport {
   ok: boolean;
   /** fast-check's report: seed, path, the shrunk run, the broken invariant. */
@@ -53,9 +58,11 @@ export interface FuzzReport {
   batches: number;
   wallMs: number;
   inputsPerSecond: number;
-  /** Heap in use after GC, MB: after the first batch (warm) and at the end. */
+  /** Heap in use after GC, MB: after the warm-up batches (the baseline) and at the end. */
   heapStartMb?: number;
   heapEndMb?: number;
+  /** … and after every fifth batch between. */
+  heapSamplesMb?: number[];
 }
 
 let gc: (() => void) | undefined;
@@ -73,7 +80,7 @@ export function heapAfterGcMb(): number {
 
 /** What the generators need to know of the modem: its command names, rates, whether CMGS exists. */
 function stepOptions(weights: StepWeights | undefined, groups: readonly CommandGroup[] | undefined): StepOptions {
-  const m = createModem(groups ? { idleGraceMs: 0, groups } : { idleGraceMs: 0 });
+  const m = createModem(groups ? { idleGraceMs: 0, groups, log: QUIET } : { idleGraceMs: 0, log: QUIET });
   const o: StepOptions = {
     names: m.engine.table.all().map((s) => s.name),
     rates: m.profile.uart.rates,
@@ -98,7 +105,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   try {
     for (let batch = 0; counters.inputs < o.inputs; batch++) {
       const seed = o.seed + batch;
-      const broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: certs });
+      const broker = await startEmbeddedBroker({ port: 0, tlsPort: 0, dataDir: certs, log: QUIET });
       const watch = await BrokerWatch.start(broker);
       const world: FuzzWorld = { broker, watch, pacing: o.pacing ?? true };
       if (o.groups) world.groups = o.groups;
@@ -144,7 +151,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
           report.failure = `batch seed ${seed}: ${lateGuardExpiries.splice(0).join('; ')}`;
           return report;
         }
-        if (batch === 0 && o.heap) report.heapStartMb = heapAfterGcMb();
+        // the baseline after a warm-up (the first batches still grow the heap as code paths warm)
+        if (batch === HEAP_WARMUP_BATCHES - 1 && o.heap) report.heapStartMb = heapAfterGcMb();
+        if (batch >= HEAP_WARMUP_BATCHES && (batch + 1) % HEAP_SAMPLE_EVERY === 0 && o.heap) (report.heapSamplesMb ??= []).push(heapAfterGcMb());
         if (o.path !== undefined) break;
       } finally {
         await watch.close();
@@ -220,7 +229,8 @@ export function formatReport(r: FuzzReport): string {
     `  model fault records (said, not silent): ${faults || 'none'}`,
   ];
   if (r.heapStartMb !== undefined && r.heapEndMb !== undefined) {
-    lines.push(`  heap after GC: ${r.heapStartMb.toFixed(1)} MB after the first batch → ${r.heapEndMb.toFixed(1)} MB at the end`);
+    const samples = r.heapSamplesMb?.length ? ` (every fifth batch: ${r.heapSamplesMb.map((x) => x.toFixed(1)).join(', ')})` : '';
+    lines.push(`  heap after GC: ${r.heapStartMb.toFixed(1)} MB after ${HEAP_WARMUP_BATCHES} warm-up batches → ${r.heapEndMb.toFixed(1)} MB at the end${samples}`);
   }
   if (r.failure) lines.push('', r.failure);
   return lines.join('\n');

@@ -30,6 +30,7 @@ import { mqttOptionsFromBroker } from '../../sim/mqtt/options.js';
 import { byteTimeNs } from '../../sim/uart.js';
 import type { BrokerWatch } from './broker-watch.js';
 import { Observer } from './observer.js';
+import { QUIET } from './quiet-log.js';
 import { describeStep, sanitize, type Step, type StepKind } from './steps.js';
 
 /** A broken invariant; the message says which, with what the module printed. */
@@ -121,6 +122,7 @@ export class FuzzModem {
       mqtt: mqttOptionsFromBroker(world.broker),
       broker: world.broker,
       profileOverrides: { identity: { imei } },
+      log: QUIET,
       ...(world.groups && { groups: world.groups }),
     });
     const limits = this.m.profile.limits;
