@@ -202,13 +202,10 @@ describe.skipIf(noSocat || (noGammu && noGsmlib))('host tools against modemsim s
       expect(await gammu('getsmsc')).toMatch(/Number\s+: "\+8613800210500"/);
     }, 60_000);
 
-    it('an SMS injected through the control endpoint is read back (needs {"sms":…} on the control endpoint)', async (ctx) => {
+    it('an SMS injected through the control endpoint ({"sms":…}) is read back by gammu getallsms', async () => {
       const reply = await control(controlAt, { sms: { from: '10086', text: 'via the control endpoint' } });
-      if (!reply.ok) {
-        // the control endpoint has no "sms" request yet (sim/control.ts): see the SmsCenter API
-        ctx.skip();
-        return;
-      }
+      expect(reply.ok).toBe(true);
+      // the served modem runs in real time: the network's delivery latency passes on the wall
       await new Promise((r) => setTimeout(r, 4000));
       expect(await gammu('getallsms')).toContain('via the control endpoint');
     }, 60_000);
