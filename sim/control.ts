@@ -40,15 +40,16 @@ const MAX_IN_FLIGHT = 16;
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
 
 export async function startControl(
-  modem: Modem,
+  /** One modem, or a fleet's: a request names its modem with `"modem": <index>` (default 0). */
+  served: Modem | readonly Modem[],
   /** The embedded broker, for the broker faults; undefined keeps what the modem was given. */
   broker: FaultBroker | undefined,
   host: string,
   port: number,
   log: Logger,
 ): Promise<ControlServer> {
-  const { faults } = modem;
-  if (broker !== undefined) faults.useBroker(broker);
+  const modems: readonly Modem[] = isFleet(served) ? served : [served];
+  if (broker !== undefined) for (const m of modems) m.faults.useBroker(broker);
   // one request at a time, in arrival order, whichever connection it came from
   let queue: Promise<void> = Promise.resolve();
 
@@ -61,6 +62,12 @@ export async function startControl(
     }
     if (typeof req !== 'object' || req === null) return { ok: false, error: 'expected an object' };
     const r = req as Record<string, unknown>;
+    const index = r['modem'] ?? 0;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= modems.length) {
+      return { ok: false, error: `modem: expected an index in 0..${modems.length - 1}` };
+    }
+    const modem = modems[index]!;
+    const { faults } = modem;
     if ('state' in r) return { ok: true, state: stateOf(modem) };
     if ('fault' in r) {
       try {
@@ -148,9 +155,13 @@ export async function startControl(
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await faults.restoreBroker();
+      for (const m of modems) await m.faults.restoreBroker();
     },
   };
+}
+
+function isFleet(served: Modem | readonly Modem[]): served is readonly Modem[] {
+  return Array.isArray(served);
 }
 
 /** The simulated SMSC of a modem built with the sms group. */

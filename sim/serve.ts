@@ -3,6 +3,7 @@
  * from cli.ts (which only parses argv) so tests and embedders can run it in-process.
  */
 import { createModem, Modem } from './modem.js';
+import { createFleet } from './fleet.js';
 import type { TraceLevel } from './trace.js';
 import { loadFaultTimelineFile, playServedTimeline } from './scenario/timeline.js';
 import type { Scenario } from './scenario/types.js';
@@ -48,6 +49,8 @@ export interface ServeOptions extends Omit<BrokerFlags, 'dataDir'> {
   baud?: number;
   /** Control endpoint: `tcp:HOST:PORT` (default tcp:127.0.0.1:0) or `off`. */
   control?: string;
+  /** Modems on one timeline and one broker (default 1); more need `--serial tcp:HOST:PORT`. */
+  count?: number;
 }
 
 export const DEFAULT_CONTROL = 'tcp:127.0.0.1:0';
@@ -65,6 +68,8 @@ export interface ReadyInfo extends MqttReady {
   trace?: string;
   /** `host:port` of the control endpoint (JSON lines: faults, state). */
   control?: string;
+  /** With --count: each modem's serial address and IMEI, by index (the control's `"modem"`). */
+  modems?: Array<{ serial: string; imei: string }>;
 }
 
 export interface ServeHooks {
@@ -172,7 +177,14 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   const trace = opts.trace === undefined ? undefined : checkOutputFile('--trace', opts.trace);
   const vcd = opts.vcd === undefined ? undefined : checkOutputFile('--vcd', opts.vcd);
   const faults = opts.faults === undefined ? undefined : faultTimelineFlag(opts.faults);
+  const count = opts.count ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${String(opts.count)}: expected a whole number of modems, 1 or more`);
+  if (count > 1 && p.serial.kind !== 'tcp') {
+    throw new UsageError(`--count ${count}: needs --serial tcp:HOST:PORT (modem i listens on PORT+i; tcp:HOST:0 = a free port each)`);
+  }
+  if (count > 1 && faults) throw new UsageError(`--faults with --count ${count}: a fault timeline plays against one driver; serve one modem`);
   const data: LockedDataDir = lockDataDir(opts.dataDir);
+  if (count > 1) return serveFleet(opts, p, count, data, trace, log);
 
   // undone in reverse on a failure part way
   const undo: Array<() => Promise<void> | void> = [() => data.lock.release()];
@@ -279,6 +291,100 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     return { modem: m, link, readyInfo, close };
   } catch (err) {
     await unwind();
+    throw err;
+  }
+}
+
+/**
+ * `--count N`: N modems on one timeline (createFleet) and one broker, modem i on TCP port
+ * PORT+i (or a free port each for port 0), one control endpoint addressing each by index.
+ */
+async function serveFleet(opts: ServeOptions, p: Plan, count: number, data: LockedDataDir, trace: string | undefined, log: Logger): Promise<Served> {
+  const undo: Array<() => Promise<void> | void> = [() => data.lock.release()];
+  try {
+    await checkCanListen(Object.values(p.listen));
+    let mqtt: MqttSetup;
+    try {
+      mqtt = await setupMqtt({ ...opts, dataDir: data.path }, log);
+    } catch (err) {
+      if (!(err instanceof BrokerListenError)) throw err;
+      const mapped = listenFailure(err.label === 'TLS' ? p.listen.tls : p.listen.plain, err.cause);
+      throw mapped === err.cause ? err : mapped;
+    }
+    const broker = mqtt;
+    undo.push(() => broker.close());
+    const fleet = createFleet({
+      count,
+      mqtt: mqtt.options,
+      ...(mqtt.broker && { broker: mqtt.broker }),
+      profile: opts.profile,
+      ...(opts.baud !== undefined && { profileOverrides: { uart: { defaultBaud: opts.baud } } }),
+      seed: opts.seed,
+      clock: opts.clock,
+      ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
+      dataDir: data.path,
+      ...(trace !== undefined && { traceFile: trace }),
+      ...(opts.traceLevel !== undefined && { traceLevel: opts.traceLevel }),
+      log,
+    });
+    undo.push(() => fleet.close());
+    const tcp = p.serial.kind === 'tcp' ? p.serial : undefined;
+    if (!tcp) throw new UsageError(`--count ${count}: needs --serial tcp:HOST:PORT`);
+    const links: Link[] = [];
+    for (let i = 0; i < count; i++) {
+      const port = tcp.port === 0 ? 0 : tcp.port + i;
+      const link = createLink({ kind: 'tcp', host: tcp.host, port }, { log });
+      undo.push(() => link.close());
+      try {
+        await fleet.modem(i).attach(link);
+      } catch (err) {
+        throw listenFailure({ flag: '--serial', value: `tcp:${tcp.host}:${port}`, host: tcp.host, port }, err);
+      }
+      links.push(link);
+    }
+    let control: ControlServer | undefined;
+    if (p.control) {
+      try {
+        control = await startControl(fleet.modems, mqtt.broker, p.control.host, p.control.port, log);
+      } catch (err) {
+        throw listenFailure(p.listen.control, err);
+      }
+    }
+    if (opts.clock === 'virtual') fleet.clock.inject('serve-start', () => undefined);
+    const first = fleet.modem(0);
+    const readyInfo: ReadyInfo = {
+      serial: links[0]!.address ?? links[0]!.description,
+      link: links[0]!.description,
+      profile: first.profile.name,
+      clock: opts.clock,
+      baud: first.uart.baud,
+      seed: opts.seed,
+      dataDir: data.path,
+      ...(trace !== undefined && { trace }),
+      ...(control && { control: control.address }),
+      modems: fleet.modems.map((m, i) => ({ serial: links[i]!.address ?? links[i]!.description, imei: m.profile.identity.imei })),
+      ...mqtt.ready,
+    };
+    const ctl = control;
+    const close = async (): Promise<void> => {
+      try {
+        await ctl?.close();
+        await fleet.close();
+        await broker.close();
+        for (const l of links) await l.close();
+      } finally {
+        data.lock.release();
+      }
+    };
+    return { modem: first, link: links[0]!, readyInfo, close };
+  } catch (err) {
+    for (const u of undo.splice(0).reverse()) {
+      try {
+        await u();
+      } catch (e) {
+        log.debug({ err: e }, 'while undoing a failed start');
+      }
+    }
     throw err;
   }
 }

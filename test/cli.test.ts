@@ -210,6 +210,57 @@ describe('modemsim serve', () => {
     expect(await cli.exited).toBe(0);
   });
 
+  it('--count 50 serves 50 modems on TCP, one ready record lists them; a real client per modem connects MQTT, publishes, and the control endpoint addresses modem i', async () => {
+    const dir = dataDir();
+    const cli = start(['serve', '--count', '50', '--serial', 'tcp:127.0.0.1:0', '--clock', 'virtual', '--data-dir', dir]);
+    const ready = await cli.record('ready', 30_000);
+    const modems = ready['modems'] as Array<{ serial: string; imei: string }>;
+    expect(modems).toHaveLength(50);
+    expect(new Set(modems.map((m) => m.serial)).size).toBe(50);
+    expect(new Set(modems.map((m) => m.imei)).size).toBe(50);
+
+    const far = await mqtt.connectAsync(String(ready['broker']), { clientId: 'far-fleet', reconnectPeriod: 0 });
+    cleanup.push(() => far.endAsync().then(() => undefined));
+    await far.subscribeAsync('fleet/#');
+    const got = new Set<string>();
+    far.on('message', (t) => got.add(t));
+
+    await Promise.all(
+      modems.map(async (m, i) => {
+        const host = await dataReadyHost(m.serial);
+        expect(await host.command(`AT+MCONFIG="dev${i}","",""`)).toBe('\r\nOK\r\n');
+        expect(await host.command('AT+MIPSTART="broker.emqx.io","1883"')).toBe('\r\nOK\r\n');
+        expect(await host.expect('CONNECT OK\r\n', 20_000)).toBe('\r\nCONNECT OK\r\n');
+        expect(await host.command('AT+MCONNECT=1,60')).toBe('\r\nOK\r\n');
+        expect(await host.expect('CONNACK OK\r\n', 20_000)).toBe('\r\nCONNACK OK\r\n');
+        expect(await host.command(`AT+MPUB="fleet/${i}",1,0,"hello"`)).toBe('\r\nOK\r\n');
+        expect(await host.expect('PUBACK\r\n', 20_000)).toBe('\r\nPUBACK\r\n');
+      }),
+    );
+    expect(got.size).toBe(50);
+
+    const [chost, cport] = String(ready['control']).split(':');
+    const ask = (req: object): Promise<Record<string, unknown>> =>
+      new Promise((resolve, reject) => {
+        const s = netConnect({ host: chost!, port: Number(cport) });
+        let buf = '';
+        s.on('data', (d) => {
+          buf += d.toString();
+          if (buf.includes('\n')) {
+            s.destroy();
+            resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
+          }
+        });
+        s.on('error', reject);
+        s.write(JSON.stringify(req) + '\n');
+      });
+    expect(await ask({ state: true, modem: 49 })).toMatchObject({ ok: true, state: { mqtt: { status: 1 } } });
+    expect(await ask({ state: true, modem: 50 })).toEqual({ ok: false, error: 'modem: expected an index in 0..49' });
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  }, 120_000);
+
   it.skipIf(skipWithout('socat'))('serves on a socat pty with the virtual clock; SIGINT removes the link and exits 0', async () => {
     const dir = dataDir();
     const link = join(dir, 'ttyMODEM0');
