@@ -188,15 +188,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
 
   // undone in reverse on a failure part way
   const undo: Array<() => Promise<void> | void> = [() => data.lock.release()];
-  const unwind = async (): Promise<void> => {
-    for (const u of undo.splice(0).reverse()) {
-      try {
-        await u();
-      } catch (err) {
-        log.debug({ err }, 'while undoing a failed start');
-      }
-    }
-  };
+  const unwind = (): Promise<void> => undoAll(undo, log);
   let modem: Modem | undefined;
   try {
     await checkCanListen(Object.values(p.listen));
@@ -218,14 +210,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     }
 
     // the broker first: its certificates live in <data-dir>/certs and the modem routes to it
-    let mqtt: MqttSetup;
-    try {
-      mqtt = await setupMqtt({ ...opts, dataDir: data.path }, log);
-    } catch (err) {
-      if (!(err instanceof BrokerListenError)) throw err;
-      const mapped = listenFailure(err.label === 'TLS' ? p.listen.tls : p.listen.plain, err.cause);
-      throw mapped === err.cause ? err : mapped;
-    }
+    const mqtt = await startBroker(opts, p, data, log);
     const broker = mqtt;
     undo.push(() => broker.close());
     try {
@@ -295,6 +280,28 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   }
 }
 
+/** The broker (embedded, or the external one's options); a port it cannot bind names its flag. */
+async function startBroker(opts: ServeOptions, p: Plan, data: LockedDataDir, log: Logger): Promise<MqttSetup> {
+  try {
+    return await setupMqtt({ ...opts, dataDir: data.path }, log);
+  } catch (err) {
+    if (!(err instanceof BrokerListenError)) throw err;
+    const mapped = listenFailure(err.label === 'TLS' ? p.listen.tls : p.listen.plain, err.cause);
+    throw mapped === err.cause ? err : mapped;
+  }
+}
+
+/** Undo a start that failed part way, last step first. */
+async function undoAll(undo: Array<() => Promise<void> | void>, log: Logger): Promise<void> {
+  for (const u of undo.splice(0).reverse()) {
+    try {
+      await u();
+    } catch (err) {
+      log.debug({ err }, 'while undoing a failed start');
+    }
+  }
+}
+
 /**
  * `--count N`: N modems on one timeline (createFleet) and one broker, modem i on TCP port
  * PORT+i (or a free port each for port 0), one control endpoint addressing each by index.
@@ -303,14 +310,7 @@ async function serveFleet(opts: ServeOptions, p: Plan, count: number, data: Lock
   const undo: Array<() => Promise<void> | void> = [() => data.lock.release()];
   try {
     await checkCanListen(Object.values(p.listen));
-    let mqtt: MqttSetup;
-    try {
-      mqtt = await setupMqtt({ ...opts, dataDir: data.path }, log);
-    } catch (err) {
-      if (!(err instanceof BrokerListenError)) throw err;
-      const mapped = listenFailure(err.label === 'TLS' ? p.listen.tls : p.listen.plain, err.cause);
-      throw mapped === err.cause ? err : mapped;
-    }
+    const mqtt = await startBroker(opts, p, data, log);
     const broker = mqtt;
     undo.push(() => broker.close());
     const fleet = createFleet({
@@ -378,13 +378,7 @@ async function serveFleet(opts: ServeOptions, p: Plan, count: number, data: Lock
     };
     return { modem: first, link: links[0]!, readyInfo, close };
   } catch (err) {
-    for (const u of undo.splice(0).reverse()) {
-      try {
-        await u();
-      } catch (e) {
-        log.debug({ err: e }, 'while undoing a failed start');
-      }
-    }
+    await undoAll(undo, log);
     throw err;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Ns } from '../kernel.js';
 import { formatDuration, parseDuration } from '../scenario/duration.js';
+import { isSpecObject, SpecPlace, type SpecObject } from '../spec-place.js';
 
 /** Network-side and outside-world events. */
 export type Fault =
@@ -54,29 +55,13 @@ const isKind = (s: string): s is FaultKind => Object.hasOwn(FAULT_ARGS, s);
 /** Every fault's name, in the order messages list them. */
 export const FAULT_KINDS: readonly FaultKind[] = Object.keys(FAULT_ARGS).filter(isKind);
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Obj = SpecObject;
+const isObj = isSpecObject;
 
 /** Messages name the place first, as the scenario loader's do (typed where declared, so `fail` narrows). */
-class At {
-  constructor(readonly text: string) {}
-  fail(msg: string): never {
-    throw new FaultSpecError(`${this.text}: ${msg}`);
-  }
-  keys(o: Obj, allowed: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(`unknown key "${k}" (expected ${allowed.map((a) => `"${a}"`).join(', ') || 'none'})`);
-    }
-  }
-  string(v: unknown, what: string): string {
-    // YAML reads `lac: 1234` as a number; the author meant the digits
-    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    if (typeof v !== 'string') this.fail(`${what} must be a string`);
-    return v;
-  }
-  int(v: unknown, what: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${what} must be an integer in ${min}..${max}`);
-    return v;
+class At extends SpecPlace {
+  constructor(text: string) {
+    super(text, (m) => new FaultSpecError(m));
   }
   /** A positive duration, as scenarios write them (`2s`, `250ms`, a bare number of seconds). */
   duration(v: unknown, what: string): Ns {

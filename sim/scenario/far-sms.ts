@@ -10,7 +10,7 @@ import type { SmsCenter } from '../sms/center.js';
 import { quote } from './bytes.js';
 import { formatDuration } from './duration.js';
 import { StepFailure } from './failure.js';
-import type { PayloadExpect } from './types.js';
+import type { PayloadExpect, StepAction } from './types.js';
 
 export class FarSms {
   /** Messages of `sentMessages()` already matched by an expectSms step. */
@@ -21,6 +21,13 @@ export class FarSms {
   private center(): SmsCenter {
     if (!this.modem.hasGroup(smsGroup)) throw new StepFailure('expected a modem with the sms group, got none');
     return this.modem.service(smsGroup).center;
+  }
+
+  /** Play a `far: {sms}` or `far: {expectSms}` step; `note` gets its transcript line. */
+  async play(step: Extract<StepAction, { kind: 'farSms' | 'farExpectSms' }>, note: (dir: 'far →' | 'far ←', line: string) => void): Promise<void> {
+    if (step.kind === 'farSms') return note('far →', `SMS ${this.deliver(step.from, step.text)}`);
+    const got = await this.expect(step.to, step.text, step.within);
+    note('far ←', `SMS ${got.to}: ${got.text}`);
   }
 
   /** The message enters model time now; it arrives after the network's latency. */

@@ -9,6 +9,7 @@ import type { Ns } from '../kernel.js';
 import { profiles } from '../profiles/index.js';
 import { ByteError, bytesOf, latin1Bytes } from './bytes.js';
 import { parseDuration } from './duration.js';
+import { isSpecObject, SpecPlace } from '../spec-place.js';
 import { FaultSpecError, parseFault, parseTrigger, type Fault, type FaultTrigger } from '../faults/spec.js';
 import {
   BrokerSpec,
@@ -25,28 +26,12 @@ import {
 
 export class ScenarioError extends Error {}
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = isSpecObject;
 
 /** Where a problem is: prefixes every message. */
-class Place {
-  constructor(readonly text: string) {}
-  fail(msg: string): never {
-    throw new ScenarioError(`${this.text}: ${msg}`);
-  }
-  keys(o: Obj, allowed: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(`unknown key "${k}" (expected ${allowed.map((a) => `"${a}"`).join(', ') || 'none'})`);
-    }
-  }
-  string(v: unknown, what: string): string {
-    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    if (typeof v !== 'string') this.fail(`${what} must be a string`);
-    return v;
-  }
-  int(v: unknown, what: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${what} must be an integer in ${min}..${max}`);
-    return v;
+class Place extends SpecPlace {
+  constructor(text: string) {
+    super(text, (m) => new ScenarioError(m));
   }
   duration(v: unknown, what: string): Ns {
     const ns = parseDuration(v);

@@ -266,13 +266,9 @@ class TimelineRun {
         await this.farExpect(step.topic, step.payload, step.within, i);
         return;
       case 'farSms':
-        this.transcript.add(m.kernel.now, 'far →', [printable(`SMS ${this.sms.deliver(step.from, step.text)}`)], i);
+      case 'farExpectSms':
+        await this.sms.play(step, (dir, line) => this.transcript.add(m.kernel.now, dir, [printable(line)], i));
         return;
-      case 'farExpectSms': {
-        const got = await this.sms.expect(step.to, step.text, step.within);
-        this.transcript.add(m.kernel.now, 'far ←', [printable(`SMS ${got.to}: ${got.text}`)], i);
-        return;
-      }
       case 'note':
         this.transcript.add(m.kernel.now, 'note', [step.text], i);
         return;
