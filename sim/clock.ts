@@ -35,6 +35,37 @@ const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const wallDelayMs = (ns: Ns): number => Math.min(MAX_TIMER_MS, Math.max(0, ns / 1e6));
 
+/**
+ * Whether an outside input comes from the network side (broker replies, socket closes, the
+ * SMSC): in a real-time session the instant such an input entered the model is the wall
+ * clock's and is recorded (`io` records) so a replay can enter it at the same instant. The
+ * host's bytes and lines, faults and the serving harness's wake-ups are not: they are in the
+ * trace already (`rx`, `fault`) or change nothing.
+ */
+export function isNetworkInput(label: string): boolean {
+  return !/^(host-|fault:|serve-|far-)/.test(label);
+}
+
+/**
+ * Where a replay of a real-time session enters each network input: the next recorded instant
+ * of that label, in recorded order (undefined once none is left).
+ */
+export interface InputSchedule {
+  next(label: string): Ns | undefined;
+}
+
+/** Told of each network input as it enters the model (at its instant, before it runs). */
+export type NetworkInputListener = (label: string) => void;
+
+/** `fn`, preceded by telling `listen` of it when the label is a network input. */
+function noted(label: string, fn: () => void, listen: NetworkInputListener | undefined): () => void {
+  if (listen === undefined || !isNetworkInput(label)) return fn;
+  return () => {
+    listen(label);
+    fn();
+  };
+}
+
 export interface VirtualClockOptions {
   /**
    * When the model is idle inside a wait, how long (wall ms) to let outside inputs (a far-side
@@ -46,6 +77,9 @@ export interface VirtualClockOptions {
    * further than this much model time past that input, so periodic timers cannot race ahead.
    */
   autoHorizon?: Ns;
+  /** A replay of a real-time session: network inputs enter at their recorded instants. */
+  schedule?: InputSchedule;
+  onNetworkInput?: NetworkInputListener;
 }
 
 export class VirtualClock implements ClockDriver {
@@ -73,7 +107,11 @@ export class VirtualClock implements ClockDriver {
     if (this.opts.autoHorizon !== undefined) {
       this.autoLimit = Math.max(this.autoLimit, this.kernel.now + this.opts.autoHorizon);
     }
-    this.kernel.at(this.kernel.now, fn, label, Priority.io);
+    const now = this.kernel.now;
+    const { schedule, onNetworkInput } = this.opts;
+    // an input the replay makes later than recorded enters now, and the comparison names it
+    const at = schedule !== undefined && isNetworkInput(label) ? Math.max(now, schedule.next(label) ?? now) : now;
+    this.kernel.at(at, noted(label, fn, onNetworkInput), label, Priority.io);
   }
 
   waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {
@@ -189,7 +227,11 @@ export class RealtimeClock implements ClockDriver {
   /** Pending waitUntil calls; `settle(true)` answers with cond() whatever it says. */
   private waiters = new Set<(settle: boolean) => void>();
 
-  constructor(readonly kernel: Kernel) {
+  constructor(
+    readonly kernel: Kernel,
+    /** Told of each network input at the instant it enters (the modem records it for replays). */
+    private readonly onNetworkInput?: NetworkInputListener,
+  ) {
     this.origin = wallNs() - kernel.now;
     this.unsubscribe = kernel.onWake(() => this.arm());
     this.arm();
@@ -204,7 +246,7 @@ export class RealtimeClock implements ClockDriver {
     // a closed modem takes no more input (a socket that reports after close)
     if (this.stopped) return;
     this.catchUp();
-    this.kernel.at(this.kernel.now, fn, label, Priority.io);
+    this.kernel.at(this.kernel.now, noted(label, fn, this.onNetworkInput), label, Priority.io);
   }
 
   waitUntil(cond: () => boolean, timeout: Ns): Promise<boolean> {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Kernel, type Ns } from './kernel.js';
-import { ClockDriver, modelNow, RealtimeClock, VirtualClock } from './clock.js';
+import { ClockDriver, type InputSchedule, modelNow, RealtimeClock, VirtualClock } from './clock.js';
 import { FreeRunningClock, type FreeClockOptions } from './free-clock.js';
 import { Uart } from './uart.js';
 import { AtEngine } from './engine.js';
@@ -79,6 +79,16 @@ export interface ModemOptions {
    * unused): a fleet resolves one and shares it among its modems. Never mutated.
    */
   resolvedProfile?: Profile;
+  /**
+   * A replay of a served session (sim/replay): virtual time, each network input entering at
+   * the instant the recording's `io` records give.
+   */
+  inputSchedule?: InputSchedule;
+  /**
+   * Write an `io` record for each network input as it enters (always in real time; serve asks
+   * for it in virtual time too), so a replay can enter it at the same instant.
+   */
+  recordNetworkInputs?: boolean;
 }
 
 /** A modem's place on a shared timeline: its kernel fork and its view of the shared clock. */
@@ -126,14 +136,22 @@ export class Modem {
     this.dataDir = opts.dataDir;
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     this.nvram = new Nvram(opts.dataDir);
+    // in real time a network input's instant is the wall clock's: recorded, so a replay can enter it there
+    const noteInput = (label: string): void => this.trace.record({ t: this.kernel.now, ev: 'io', what: label });
+    const schedule = opts.inputSchedule;
     this.clock =
       opts.timeline !== undefined
         ? opts.timeline.clock
         : opts.clock === 'realtime'
-          ? new RealtimeClock(this.kernel)
+          ? new RealtimeClock(this.kernel, noteInput)
           : opts.clock === 'free'
             ? new FreeRunningClock(this.kernel, opts.freeRun)
-            : new VirtualClock(this.kernel, { autoHorizon: opts.autoHorizonNs, idleGraceMs: opts.idleGraceMs });
+            : new VirtualClock(this.kernel, {
+                autoHorizon: opts.autoHorizonNs,
+                idleGraceMs: opts.idleGraceMs,
+                ...(schedule !== undefined && { schedule }),
+                ...((schedule !== undefined || opts.recordNetworkInputs === true) && { onNetworkInput: noteInput }),
+              });
     if (opts.clock === 'realtime' || opts.clock === 'free' || opts.autoHorizonNs !== undefined) {
       // free-running: nobody awaits the clock to hear of a throwing event, and dying would
       // take the host's serial link with it

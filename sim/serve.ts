@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
 import { createLink, SerialSpec } from './links/spec.js';
 import { ControlServer, startControl } from './control.js';
+import { recordFarPublishes } from './replay/record.js';
 import { findOnPath, PtyInUseError, PtyLink, SOCAT_MISSING } from './links/pty.js';
 import { profiles, resolveProfile } from './profiles/index.js';
 import { BrokerFlags, MqttReady, MqttSetup, setupMqtt } from './mqtt/options.js';
@@ -222,6 +223,8 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
         seed: opts.seed,
         clock: opts.clock,
         ...(opts.clock === 'virtual' && { autoHorizonNs: SERVE_AUTO_HORIZON }),
+        // the instants the broker's replies came in at: a replay enters them there again
+        ...(trace !== undefined && { recordNetworkInputs: true }),
         dataDir: data.path,
         ...(trace !== undefined && { traceFile: trace }),
         ...(opts.traceLevel !== undefined && { traceLevel: opts.traceLevel }),
@@ -233,6 +236,8 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     }
     const m = modem;
     undo.push(() => m.close());
+    // what other clients publish is the broker's input: the trace keeps it for the replay
+    if (trace !== undefined && mqtt.broker !== undefined) undo.push(recordFarPublishes(m, mqtt.broker));
     try {
       await m.attach(link);
     } catch (err) {

@@ -20,6 +20,10 @@ export type TraceRecord =
   | { t: Ns; ev: 'fault'; what: string; detail?: unknown }
   | { t: Ns; ev: 'urc'; text: string }
   | { t: Ns; ev: 'net'; what: string; detail?: unknown }
+  /** Real time: a network input (a broker reply, a socket close) entered the model here; a replay enters it here again. */
+  | { t: Ns; ev: 'io'; what: string }
+  /** A message another client published on the embedded broker (serve): a replay publishes it again here. */
+  | { t: Ns; ev: 'far'; what: 'publish'; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
   /** A wall-clock guard ran out: model time went on without the reply it held for. */
   | { t: Ns; ev: 'guard'; what: 'expired'; detail: { label: string; wallGuardMs: number } }
   | { t: Ns; ev: 'boot'; generation: number }

@@ -17,6 +17,8 @@ import { tempDir } from './helpers.js';
 import { PtyHost } from './serial-host.js';
 import { skipWithout } from './system-tools.js';
 import { ServedChild } from './trace-child.js';
+import mqtt from 'mqtt';
+import { ExampleDriver, type Received } from './examples/driver.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -100,7 +102,7 @@ describe('modemsim replay', () => {
     }
   });
 
-  it('refuses a real-time session with network I/O, naming the first network event', async () => {
+  it('refuses a real-time session with network I/O but no io records (an older recording), naming the first network event', async () => {
     const text = [
       { t: 0, ev: 'header', format: 'modemsim-trace', version: 1, profile: 'air724ug', seed: 1, clock: 'realtime', level: 'bytes', baud: 115200, saved: {} },
       { t: 0, ev: 'boot', generation: 1 },
@@ -111,7 +113,7 @@ describe('modemsim replay', () => {
     const [s] = parseTrace(text + '\n', 'live.jsonl');
     const o = await replaySession(s!);
     expect(outcomeLine(o)).toBe(
-      'CANNOT REPLAY live.jsonl: network I/O at trace line 3 (net {"ev":"net","what":"mqtt-dial","detail":{"host":"127.0.0.1","port":1883}} at model time 7.000000000 s): in a real-time session its timing is the wall clock\'s and not in the trace; replay verifies sessions without network I/O, and virtual-time sessions on the embedded broker',
+      'CANNOT REPLAY live.jsonl: network I/O at trace line 3 (net {"ev":"net","what":"mqtt-dial","detail":{"host":"127.0.0.1","port":1883}} at model time 7.000000000 s), and no io records saying when its replies entered the model: it was recorded by a modemsim that did not write them; record it again',
     );
   });
 
@@ -154,5 +156,60 @@ describe.skipIf(skipWithout('socat'))('a live pty session (serve, real time)', (
     const r = await replay(file);
     expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
     expect(r.code).toBe(0);
+  });
+});
+
+describe.skipIf(skipWithout('socat'))('the example driver recorded over a real pty (serve, real time)', () => {
+  it('replays in virtual time and verifies: the MQTT session, its publish, the message back and a back end\'s message, each broker reply entering at its recorded instant', async () => {
+    const dir = scratch();
+    const tty = join(dir, 'ttyMODEM0');
+    const file = join(dir, 'driver.jsonl');
+    const served = new ServedChild(['--serial', `pty:${tty}`, '--data-dir', join(dir, 'data'), '--trace', file]);
+    cleanups.push(() => served.kill());
+    const ready = await served.ready();
+    const topic = 'example/recorded';
+    const d = new ExampleDriver(tty, { clientId: 'example-recorded', topic });
+    cleanups.push(() => d.close());
+    await d.start();
+    const back = new Promise<Received>((resolve) => {
+      d.onMessage = resolve;
+    });
+    expect(await d.publish('recorded-1')).toBe(true);
+    expect(await back).toEqual({ topic, payload: 'recorded-1' });
+    // a back end's message: the trace keeps it (a far record) for the replay's broker
+    const backEnd = await mqtt.connectAsync(String(ready['broker']), { clientId: 'back-end', reconnectPeriod: 0 });
+    cleanups.push(() => backEnd.endAsync(true).then(() => undefined));
+    const fromFar = new Promise<Received>((resolve) => {
+      d.onMessage = resolve;
+    });
+    await backEnd.publishAsync(topic, 'from-back-end', { qos: 1 });
+    expect(await fromFar).toEqual({ topic, payload: 'from-back-end' });
+    expect(await d.poll()).toBe(1);
+    await d.close();
+    await served.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string; what?: string });
+    expect(records[0]).toMatchObject({ ev: 'header', clock: 'realtime' });
+    const inputs = records.filter((r) => r.ev === 'io').map((r) => r.what);
+    expect(inputs).toEqual(expect.arrayContaining(['mqtt-dial', 'mqtt-rx']));
+    expect(records.filter((r) => r.ev === 'far')).toEqual([
+      expect.objectContaining({ what: 'publish', topic, data: Buffer.from('from-back-end').toString('base64'), qos: 1, retain: false }),
+    ]);
+    const r = await replay(file);
+    expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
+    expect(r.code).toBe(0);
+
+    // the message back entered 1 ms later than it did: the replay names its +MSUB, printed 1 ms late
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('"ev":"io","what":"mqtt-rx"');
+    const start = text.lastIndexOf('\n', at) + 1;
+    const line = text.slice(start, text.indexOf('\n', at));
+    const t = (JSON.parse(line) as { t: number }).t;
+    const doctored = join(dir, 'doctored.jsonl');
+    writeFileSync(doctored, text.slice(0, start) + line.replace(`"t":${t}`, `"t":${t + 1_000_000}`) + text.slice(start + line.length));
+    const bad = await replay(doctored);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toEqual([expect.stringMatching(/^DIFFERS .*: first difference at model time [\d.]+ s .*recorded \{"t":\d+,"ev":"urc","text":"\+MSUB: \\"example\/recorded\\",10 byte,recorded-1"\}, replayed \{"t":\d+,/)]);
   });
 });

@@ -40,10 +40,24 @@ export interface EmbeddedBroker {
   readonly caPem: string;
   /** Drop the connected client with this client id (fault injection: TCP drop → modem prints CLOSED). Returns true if one was dropped. */
   disconnectClient(clientId: string): boolean;
+  /**
+   * Told of each message a client publishes (not the broker's own `$SYS` ones), as the broker
+   * takes it; returns the unsubscribe.
+   */
+  onPublish(listener: (m: ClientPublish) => void): () => void;
   /** Stop accepting and close every connection (broker outage); `resume()` listens again on the same ports. */
   pause(): Promise<void>;
   resume(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A message a client published, as the broker took it. */
+export interface ClientPublish {
+  clientId: string;
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
 }
 
 export { BrokerListenError } from './listener.js';
@@ -102,8 +116,21 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
   const caPem = signer.caPem;
   const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
 
+  const publishListeners = new Set<(m: ClientPublish) => void>();
   const aedes = await Aedes.createBroker({
     connectTimeout: connectTimeoutMs,
+    // the earliest point a client's publish is seen, before it is forwarded: a recording's
+    // `far` record then comes before the subscriber's copy enters the model
+    authorizePublish: (client, packet, done) => {
+      // as aedes's own check: the $SYS tree is the broker's
+      if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topic is reserved'));
+      if (client !== null && publishListeners.size > 0) {
+        const payload = Buffer.from(packet.payload);
+        const m: ClientPublish = { clientId: client.id, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
+        for (const f of publishListeners) f(m);
+      }
+      done(null);
+    },
     ...(opts.auth ? { authenticate: credentialCheck(opts.auth) } : {}),
   });
   const clients = new Map<string, Client>();
@@ -196,6 +223,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
       // a TCP drop, not an MQTT goodbye: the peer sees the link die and a will is published
       client.conn.destroy();
       return true;
+    },
+    onPublish(listener: (m: ClientPublish) => void): () => void {
+      publishListeners.add(listener);
+      return () => publishListeners.delete(listener);
     },
     async pause(): Promise<void> {
       await Promise.all([plain.stop(), secure.stop()]);

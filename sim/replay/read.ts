@@ -31,7 +31,7 @@ export class TraceReadError extends Error {}
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isLevel = (v: unknown): v is TraceLevel => typeof v === 'string' && (TRACE_LEVELS as readonly string[]).includes(v);
-const RECORD_EVENTS = new Set(['rx', 'tx', 'cmd', 'state', 'fault', 'urc', 'net', 'guard', 'boot', 'line', 'rxrun']);
+const RECORD_EVENTS = new Set(['rx', 'tx', 'cmd', 'state', 'fault', 'urc', 'net', 'io', 'far', 'guard', 'boot', 'line', 'rxrun']);
 
 /** A parsed line as a record, when it has the fields every kind has. */
 function asRecord(o: Obj): StoredRecord | undefined {

@@ -11,11 +11,14 @@
  * - in a `modemsim run` trace, the far side's publishes, read from the scenario file the trace
  *   names (they are the broker's input, not the module's).
  *
- * What replays exactly: sessions without network I/O, recorded in any clock mode (a live pty
- * session included: model instants are in the records); and virtual-time sessions on the
- * embedded broker, whose I/O enters the model at instants that do not depend on the machine
- * (a fresh embedded broker stands in). A real-time session with network I/O is refused: the
- * instants its broker replies arrived at are the wall clock's, not in the trace.
+ * What replays exactly: any session whose network input a fresh embedded broker makes again
+ * (the module's own traffic, a scenario's far side). A virtual-time session's I/O enters the
+ * model at instants that do not depend on the machine. A real-time one (a live pty session)
+ * entered it at the wall clock's instants, which its `io` records keep: the replay enters each
+ * network input of a label at the next recorded instant of that label (RecordedInputs), and
+ * waits there, model time standing, until the fresh broker has made it. What the recording's
+ * broker got from other clients is not in a trace: a message they sent shows as the first
+ * difference.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +26,7 @@ import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../broker/index.js';
 import { FAULT_KINDS, parseFault, type Fault } from '../faults/index.js';
 import { kernelWokenWithin } from '../faults/wall.js';
-import { VirtualClock } from '../clock.js';
+import { type InputSchedule, VirtualClock } from '../clock.js';
 import { COMMAND_GROUPS } from '../groups.js';
 import type { Ns } from '../kernel.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -63,7 +66,8 @@ type Input =
   | { kind: 'fault'; at: number; t: Ns; fault: Fault }
   | { kind: 'far'; at: number; t: Ns; step: Extract<Step, { kind: 'farPublish' }> }
   | { kind: 'farSms'; at: number; t: Ns; step: Extract<Step, { kind: 'farSms' }> }
-  | { kind: 'net'; at: number; t: Ns };
+  | { kind: 'net'; at: number; t: Ns }
+  | { kind: 'farLive'; at: number; t: Ns; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean };
 
 const fmt = (t: Ns): string => `${(t / 1e9).toFixed(9)} s`;
 
@@ -88,11 +92,11 @@ function refusal(s: TraceSession): string | undefined {
   if (h.overrides !== undefined && baudOverride(h.overrides) === undefined) {
     return `it was recorded with profile overrides ${JSON.stringify(h.overrides)}, which a replay cannot rebuild (it knows only uart.defaultBaud)`;
   }
-  if (h.clock === 'realtime') {
+  if (h.clock === 'realtime' && !s.records.some((r) => r.ev === 'io')) {
     const i = s.records.findIndex(isDial);
     const net = s.records[i];
     if (net !== undefined) {
-      return `network I/O at trace line ${s.lines[i]} (net ${brief(net)} at model time ${fmt(net.t)}): in a real-time session its timing is the wall clock's and not in the trace; replay verifies sessions without network I/O, and virtual-time sessions on the embedded broker`;
+      return `network I/O at trace line ${s.lines[i]} (net ${brief(net)} at model time ${fmt(net.t)}), and no io records saying when its replies entered the model: it was recorded by a modemsim that did not write them; record it again`;
     }
   }
   return undefined;
@@ -143,7 +147,14 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
       const { t0, dt, data } = r;
       for (let k = 0; k < data.length; k++) out.push({ kind: 'rx', at: i, t: t0 + k * dt, b: data.charCodeAt(k) });
     }
-    else if (r.ev === 'net') out.push({ kind: 'net', at: i, t: r.t });
+    else if (r.ev === 'net' || r.ev === 'io') out.push({ kind: 'net', at: i, t: r.t });
+    else if (r.ev === 'far') {
+      const { topic, data, qos, retain } = r;
+      if (typeof topic !== 'string' || typeof data !== 'string' || (qos !== 0 && qos !== 1 && qos !== 2) || typeof retain !== 'boolean') {
+        return `the far-side publish at trace line ${s.lines[i]} lacks topic, data, qos or retain`;
+      }
+      out.push({ kind: 'farLive', at: i, t: r.t, topic, data, qos, retain });
+    }
     else if (r.ev === 'fault' && typeof r['what'] === 'string' && faultKinds.includes(r['what'])) {
       let fault: Fault;
       try {
@@ -168,6 +179,23 @@ function brokerOptionsOf(scenario: Scenario | undefined, dataDir: string, log: L
 
 const isBrokerFault = (f: Fault): boolean => f.kind === 'tcpDrop' || f.kind === 'brokerDown' || f.kind === 'brokerUp';
 
+/** The instants a real-time session's network inputs entered the model, per label, in order. */
+class RecordedInputs implements InputSchedule {
+  private readonly due = new Map<string, { at: Ns[]; taken: number }>();
+  constructor(records: readonly StoredRecord[]) {
+    for (const r of records) {
+      if (r.ev !== 'io' || typeof r['what'] !== 'string') continue;
+      const list = this.due.get(r['what']);
+      if (list === undefined) this.due.set(r['what'], { at: [r.t], taken: 0 });
+      else list.at.push(r.t);
+    }
+  }
+  next(label: string): Ns | undefined {
+    const list = this.due.get(label);
+    return list === undefined ? undefined : list.at[list.taken++];
+  }
+}
+
 export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): Promise<ReplayOutcome> {
   const log = opts.log ?? silentLogger();
   const refused = refusal(s);
@@ -188,7 +216,7 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
   let modem: Modem | undefined;
   let far: FarClient | undefined;
   try {
-    const needsBroker = s.records.some(isDial) || inputs.some((x) => x.kind === 'far' || (x.kind === 'fault' && isBrokerFault(x.fault)));
+    const needsBroker = s.records.some(isDial) || inputs.some((x) => x.kind === 'far' || x.kind === 'farLive' || (x.kind === 'fault' && isBrokerFault(x.fault)));
     if (needsBroker) broker = await startEmbeddedBroker(brokerOptionsOf(scenario, opts.brokerDataDir ?? join(scratch, 'broker'), log));
     const h = s.header;
     let dataDir: string | undefined;
@@ -200,6 +228,7 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
     }
     const baud = h.overrides === undefined ? undefined : baudOverride(h.overrides);
     const m = createModem({
+      ...(s.records.some((r) => r.ev === 'io') && { inputSchedule: new RecordedInputs(s.records) }),
       profile: h.profile,
       seed: h.seed,
       ...(baud !== undefined && { profileOverrides: { uart: { defaultBaud: baud } } }),
@@ -263,6 +292,16 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           await vclock.runWhile(() => !made(), x.t, false);
           while (!made() && (await kernelWokenWithin(m.kernel, NET_WAIT_WALL_MS))) await vclock.runWhile(() => !made(), x.t, false);
           m.kernel.setTime(x.t);
+          break;
+        }
+        case 'farLive': {
+          // another client's publish on the recording's broker: made again, and recorded as it was
+          await upTo(x.t, x.at);
+          if (broker === undefined) throw new Error('a far-side publish needs the broker');
+          const { t, topic, data, qos, retain } = x;
+          m.trace.record({ t, ev: 'far', what: 'publish', topic, data, qos, retain });
+          far ??= await FarClient.connect(broker.url, []);
+          await far.publish(topic, Buffer.from(data, 'base64'), qos, retain);
           break;
         }
         case 'farSms': {

@@ -118,6 +118,16 @@ export function viewSession(
       case 'net':
         s.net.push([r.t, String(r['what']), detailText(r['detail'])]);
         break;
+      case 'io':
+        // a served session's broker reply entering the model (what a replay pins)
+        s.net.push([r.t, `in ${String(r['what'])}`, '']);
+        break;
+      case 'far': {
+        const data = r['data'];
+        const bytes = typeof data === 'string' ? Buffer.from(data, 'base64').length : 0;
+        s.net.push([r.t, `far publish ${String(r['topic'])}`, `${bytes} bytes, qos ${String(r['qos'])}`]);
+        break;
+      }
       case 'fault':
         s.faults.push([r.t, String(r['what']), detailText(r['detail'])]);
         break;

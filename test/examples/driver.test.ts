@@ -5,17 +5,17 @@
  * the port path against `modemsim serve` on a real socat pty.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { loadScenario, runFaultTimeline, startTestModem, type TestModem } from '../../sim/index.js';
+import { silentLogger } from '../../sim/log.js';
+import { runReplay } from '../../sim/replay/command.js';
 import { skipWithout } from '../system-tools.js';
+import { ServedChild } from '../trace-child.js';
 import { ExampleDriver, type Received } from './driver.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -171,39 +171,24 @@ steps:
   });
 });
 
-/** `modemsim serve` as a child on a socat pty; resolves with the pty path and the broker URL. */
-async function serveOnPty(): Promise<{ tty: string; broker: string }> {
+/** `modemsim serve` as a child on a socat pty, free-running virtual time, tracing to `trace`. */
+async function serveOnPty(trace: string): Promise<{ tty: string; broker: string; served: ServedChild }> {
   const dir = mkdtempSync(join(tmpdir(), 'modemsim-example-'));
   const tty = join(dir, 'ttyMODEM0');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'sim/cli.ts', 'serve', '--serial', `pty:${tty}`, '--clock', 'virtual', '--data-dir', join(dir, 'data'), '--broker-port', '0', '--broker-tls-port', '0', '--control', 'off'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const served = new ServedChild(['--serial', `pty:${tty}`, '--clock', 'virtual', '--data-dir', join(dir, 'data'), '--trace', trace]);
   cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await served.kill();
     rmSync(dir, { recursive: true, force: true });
   });
-  let stderr = '';
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (t: string) => {
-      stderr += t;
-      for (const line of stderr.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const rec: unknown = JSON.parse(line);
-        if (typeof rec === 'object' && rec !== null && 'msg' in rec && rec.msg === 'ready') resolve(Object.fromEntries(Object.entries(rec)));
-      }
-    });
-    void exited.then(() => reject(new Error(`modemsim serve exited before ready: ${stderr}`)));
-  });
-  return { tty, broker: String(ready['broker']) };
+  const ready = await served.ready();
+  return { tty, broker: String(ready['broker']), served };
 }
 
 describe.skipIf(skipWithout('socat'))('the same driver against modemsim serve on a real pty', () => {
-  it('connects, publishes to the far side and receives the far side’s message, the port path its only change', async () => {
-    const { tty, broker } = await serveOnPty();
+  it('connects, publishes to the far side and receives the far side’s message, the port path its only change; the served trace replays to a MATCH', async () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'modemsim-example-trace-')), 'served.jsonl');
+    cleanups.push(() => rmSync(dirname(trace), { recursive: true, force: true }));
+    const { tty, broker, served } = await serveOnPty(trace);
     const topic = 'example/pty';
     const far = await mqtt.connectAsync(broker, { clientId: 'example-far', reconnectPeriod: 0 });
     cleanups.push(() => far.endAsync(true).then(() => undefined));
@@ -222,5 +207,10 @@ describe.skipIf(skipWithout('socat'))('the same driver against modemsim serve on
     });
     await far.publishAsync(topic, 'from-far');
     expect(await incoming).toEqual({ topic, payload: 'from-far' });
+    await d.close();
+    await served.kill('SIGTERM');
+    const out: string[] = [];
+    expect(await runReplay(trace, silentLogger(), (l) => out.push(l), (l) => out.push(l))).toBe(0);
+    expect(out).toEqual([expect.stringMatching(/^MATCH /)]);
   });
 });
