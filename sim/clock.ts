@@ -359,8 +359,13 @@ export class SharedClockView implements ClockDriver {
   }
 }
 
-/** Model time now as services should see it: in real time the wall may be ahead of the last event. */
+/**
+ * Model time now as services should see it. Inside an event it is the event's instant (so a
+ * real-time session's events act as its replay's do); outside one, in real time, the wall may
+ * be ahead of the last event.
+ */
 export function modelNow(clock: ClockDriver): Ns {
   const driver = clock instanceof SharedClockView ? clock.driver : clock;
-  return driver instanceof RealtimeClock ? Math.max(clock.kernel.now, driver.wallNow()) : clock.kernel.now;
+  const k = clock.kernel;
+  return driver instanceof RealtimeClock && !k.inEvent ? Math.max(k.now, driver.wallNow()) : k.now;
 }

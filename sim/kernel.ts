@@ -176,6 +176,8 @@ export class Timeline {
   virtualTime = false;
   /** Bound of the step now running: work done inline (see Kernel.continueAt) stays inside it. */
   stepLimit: Ns = Number.MAX_SAFE_INTEGER;
+  /** An event is running (its model instant is `current`, whatever the wall clock says). */
+  inEvent = false;
   /** Set by the driver while it steps: true when it would stop before running one more event. */
   pause: (() => boolean) | undefined;
 
@@ -321,6 +323,8 @@ export class Kernel {
     tl.current = e.time;
     tl.eventsRun++;
     tl.stepLimit = limit;
+    const outer = tl.inEvent;
+    tl.inEvent = true;
     const onError = e.owner.onEventError;
     try {
       if (onError === undefined) {
@@ -335,7 +339,13 @@ export class Kernel {
       return true;
     } finally {
       tl.stepLimit = Number.MAX_SAFE_INTEGER;
+      tl.inEvent = outer;
     }
+  }
+
+  /** True while an event runs: its instant is `now`, whatever the wall clock says. */
+  get inEvent(): boolean {
+    return this.timeline.inEvent;
   }
 
   /**

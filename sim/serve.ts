@@ -12,7 +12,8 @@ import type { Logger } from './log.js';
 import type { Link } from './links/link.js';
 import { createLink, SerialSpec } from './links/spec.js';
 import { ControlServer, startControl } from './control.js';
-import { recordFarPublishes } from './replay/record.js';
+import { recordFarPublishes, recordFarSms } from './replay/record.js';
+import { smsGroup } from './services/sms.js';
 import { findOnPath, PtyInUseError, PtyLink, SOCAT_MISSING } from './links/pty.js';
 import { profiles, resolveProfile } from './profiles/index.js';
 import { BrokerFlags, MqttReady, MqttSetup, setupMqtt } from './mqtt/options.js';
@@ -238,6 +239,7 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
     undo.push(() => m.close());
     // what other clients publish is the broker's input: the trace keeps it for the replay
     if (trace !== undefined && mqtt.broker !== undefined) undo.push(recordFarPublishes(m, mqtt.broker));
+    if (trace !== undefined && m.hasGroup(smsGroup)) undo.push(recordFarSms(m, m.service(smsGroup).center));
     try {
       await m.attach(link);
     } catch (err) {

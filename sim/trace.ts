@@ -24,6 +24,8 @@ export type TraceRecord =
   | { t: Ns; ev: 'io'; what: string }
   /** A message another client published on the embedded broker (serve): a replay publishes it again here. */
   | { t: Ns; ev: 'far'; what: 'publish'; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
+  /** An SMS the SMSC was given for the module (serve's control endpoint): a replay gives it again here. */
+  | { t: Ns; ev: 'far'; what: 'sms'; sms: { from: string; text: string; time: string } | { pdu: string } }
   /** A wall-clock guard ran out: model time went on without the reply it held for. */
   | { t: Ns; ev: 'guard'; what: 'expired'; detail: { label: string; wallGuardMs: number } }
   | { t: Ns; ev: 'boot'; generation: number }

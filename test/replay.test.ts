@@ -13,7 +13,8 @@ import { parseTrace } from '../sim/replay/read.js';
 import { replaySession } from '../sim/replay/replay.js';
 import { runScenarioFiles } from '../sim/scenario/run-files.js';
 import type { TraceLevel } from '../sim/trace.js';
-import { tempDir } from './helpers.js';
+import { connect as netConnect } from 'node:net';
+import { tempDir, WallWaits } from './helpers.js';
 import { PtyHost } from './serial-host.js';
 import { skipWithout } from './system-tools.js';
 import { ServedChild } from './trace-child.js';
@@ -211,5 +212,49 @@ describe.skipIf(skipWithout('socat'))('the example driver recorded over a real p
     const bad = await replay(doctored);
     expect(bad.code).not.toBe(0);
     expect(bad.out).toEqual([expect.stringMatching(/^DIFFERS .*: first difference at model time [\d.]+ s .*recorded \{"t":\d+,"ev":"urc","text":"\+MSUB: \\"example\/recorded\\",10 byte,recorded-1"\}, replayed \{"t":\d+,/)]);
+  });
+});
+
+describe.skipIf(skipWithout('socat'))('a real-time session fed from the control endpoint', () => {
+  it('replays to a MATCH: an SMS given to the SMSC (a far record) and a pdpDeact fault enter at their recorded instants', async () => {
+    const dir = scratch();
+    const tty = join(dir, 'ttyMODEM0');
+    const file = join(dir, 'fed.jsonl');
+    const served = new ServedChild(['--serial', `pty:${tty}`, '--data-dir', join(dir, 'data'), '--trace', file], { control: true });
+    cleanups.push(() => served.kill());
+    const ready = await served.ready();
+    const [chost, cport] = String(ready['control']).split(':');
+    const control = netConnect({ host: chost!, port: Number(cport) });
+    cleanups.push(() => void control.destroy());
+    control.setEncoding('utf8');
+    const replies = new WallWaits();
+    let said = '';
+    control.on('data', (d: string) => {
+      said += d;
+      replies.notify();
+    });
+    const ask = async (req: string): Promise<unknown> => {
+      const before = said.split('\n').length;
+      control.write(req + '\n');
+      const line = await replies.until(() => (said.split('\n').length > before ? said.trim().split('\n').at(-1) : undefined), 5000, () => `no reply to ${req}`);
+      return JSON.parse(line);
+    };
+    const host = new PtyHost(tty);
+    cleanups.push(() => host.close());
+    await host.expect('SMS READY\r\n', 10_000);
+    for (const cmd of ['ATE0', 'AT+CMGF=1', 'AT+CNMI=2,1,0,0,0']) await host.command(cmd);
+    expect(await ask('{"sms":{"from":"+8613800138000","text":"replay me"}}')).toEqual({ ok: true, sms: { id: 1, parts: 1 } });
+    await host.expect(/\+CMTI: "SM",\d+\r\n/, 10_000);
+    expect(await host.command('AT+CMGR=1')).toContain('replay me');
+    expect(await ask('{"fault":"pdpDeact"}')).toEqual({ ok: true, applied: 'pdpDeact' });
+    await host.expect('+PDP DEACT\r\n', 5000);
+    await served.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+
+    const far = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string }).filter((r) => r.ev === 'far');
+    expect(far).toEqual([expect.objectContaining({ what: 'sms', sms: expect.objectContaining({ from: '+8613800138000', text: 'replay me' }) })]);
+    const r = await replay(file);
+    expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
+    expect(r.code).toBe(0);
   });
 });

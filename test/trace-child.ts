@@ -20,9 +20,11 @@ export class ServedChild {
   private readonly waits = new WallWaits();
   private gone = false;
 
-  constructor(args: readonly string[]) {
+  /** With `control`, the control endpoint on a free loopback port (its address in the ready record). */
+  constructor(args: readonly string[], opts: { control?: boolean } = {}) {
     // parallel test files must not fight over the embedded broker's default ports
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'sim/cli.ts', 'serve', ...args, '--broker-port', '0', '--broker-tls-port', '0', '--control', 'off'], {
+    const control = opts.control === true ? 'tcp:127.0.0.1:0' : 'off';
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'sim/cli.ts', 'serve', ...args, '--broker-port', '0', '--broker-tls-port', '0', '--control', control], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -1,9 +1,11 @@
 /**
  * What a served session records for its replay besides the modem's own records: the messages
- * other clients publish on the embedded broker (a back end, a test's far side). They are the
- * broker's input, not the module's, and a replay's fresh broker gets them only if it is told.
+ * other clients publish on the embedded broker (a back end, a test's far side) and the SMS the
+ * SMSC is given for the module. They are the far side's input, not the module's, and a
+ * replay's fresh broker and SMSC get them only if told.
  */
 import type { ClientPublish } from '../broker/index.js';
+import type { DeliverRequest } from '../sms/center.js';
 import type { ClockDriver } from '../clock.js';
 import type { Trace } from '../trace.js';
 
@@ -32,5 +34,18 @@ export function recordFarPublishes(modem: RecordedModem, broker: PublishSource):
     modem.clock.inject('far-publish', () =>
       modem.trace.record({ t: modem.clock.kernel.now, ev: 'far', what: 'publish', topic: p.topic, data, qos: p.qos, retain: p.retain }),
     );
+  });
+}
+
+/** An SMSC that tells of each message it is about to deliver (SmsCenter is one). */
+export interface DeliverySource {
+  onDelivering(fn: (req: DeliverRequest) => void): () => void;
+}
+
+/** Record each SMS given to the SMSC as a `far` record, entered as publishes are. */
+export function recordFarSms(modem: RecordedModem, center: DeliverySource): () => void {
+  return center.onDelivering((req) => {
+    const sms = 'pdu' in req ? { pdu: req.pdu } : { from: req.from, text: req.text, time: (req.time ?? new Date(0)).toISOString() };
+    modem.clock.inject('far-sms', () => modem.trace.record({ t: modem.clock.kernel.now, ev: 'far', what: 'sms', sms }));
   });
 }

@@ -35,6 +35,8 @@ import { mqttOptionsFromBroker } from '../mqtt/options.js';
 import { FarClient } from '../scenario/far.js';
 import { FarSms } from '../scenario/far-sms.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { smsGroup } from '../services/sms.js';
+import { deliverRequestOf, type DeliverRequest } from '../sms/center.js';
 import type { Scenario, Step } from '../scenario/types.js';
 import type { TraceRecord } from '../trace.js';
 import { compareRecords, type Difference } from './compare.js';
@@ -67,7 +69,8 @@ type Input =
   | { kind: 'far'; at: number; t: Ns; step: Extract<Step, { kind: 'farPublish' }> }
   | { kind: 'farSms'; at: number; t: Ns; step: Extract<Step, { kind: 'farSms' }> }
   | { kind: 'net'; at: number; t: Ns }
-  | { kind: 'farLive'; at: number; t: Ns; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean };
+  | { kind: 'farLive'; at: number; t: Ns; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
+  | { kind: 'farSmsLive'; at: number; t: Ns; sms: Extract<TraceRecord, { ev: 'far'; what: 'sms' }>['sms']; req: DeliverRequest };
 
 const fmt = (t: Ns): string => `${(t / 1e9).toFixed(9)} s`;
 
@@ -148,7 +151,13 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
       for (let k = 0; k < data.length; k++) out.push({ kind: 'rx', at: i, t: t0 + k * dt, b: data.charCodeAt(k) });
     }
     else if (r.ev === 'net' || r.ev === 'io') out.push({ kind: 'net', at: i, t: r.t });
-    else if (r.ev === 'far') {
+    else if (r.ev === 'far' && r['what'] === 'sms') {
+      const sms = r['sms'];
+      const req = deliverRequestOf(sms);
+      if ('error' in req) return `the SMS at trace line ${s.lines[i]} cannot be given again: ${req.error}`;
+      const kept = 'pdu' in req ? { pdu: req.pdu } : { from: req.from, text: req.text, time: (req.time ?? new Date(0)).toISOString() };
+      out.push({ kind: 'farSmsLive', at: i, t: r.t, sms: kept, req });
+    } else if (r.ev === 'far') {
       const { topic, data, qos, retain } = r;
       if (typeof topic !== 'string' || typeof data !== 'string' || (qos !== 0 && qos !== 1 && qos !== 2) || typeof retain !== 'boolean') {
         return `the far-side publish at trace line ${s.lines[i]} lacks topic, data, qos or retain`;
@@ -302,6 +311,13 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           m.trace.record({ t, ev: 'far', what: 'publish', topic, data, qos, retain });
           far ??= await FarClient.connect(broker.url, []);
           await far.publish(topic, Buffer.from(data, 'base64'), qos, retain);
+          break;
+        }
+        case 'farSmsLive': {
+          await upTo(x.t, x.at);
+          if (!m.hasGroup(smsGroup)) throw new Error('an SMS for the module needs the sms group');
+          m.trace.record({ t: x.t, ev: 'far', what: 'sms', sms: x.sms });
+          m.service(smsGroup).center.deliver(x.req);
           break;
         }
         case 'farSms': {

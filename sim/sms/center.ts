@@ -110,12 +110,24 @@ export class SmsCenter {
   private inFlight = false;
   private terminal: SmsTerminal | undefined;
   private readonly sentListeners: Array<(s: SentSms) => void> = [];
+  private deliveringListeners: Array<(req: DeliverRequest) => void> = [];
 
   constructor(private readonly o: SmsCenterOptions) {}
 
   /** The module side; set once by the SMS service. */
   attach(t: SmsTerminal): void {
     this.terminal = t;
+  }
+
+  /**
+   * Told of every message about to be delivered, as a request that makes it again to the byte
+   * (a text's service-centre time stamp fixed); a recording keeps it for its replay.
+   */
+  onDelivering(fn: (req: DeliverRequest) => void): () => void {
+    this.deliveringListeners.push(fn);
+    return () => {
+      this.deliveringListeners = this.deliveringListeners.filter((f) => f !== fn);
+    };
   }
 
   /** Called for every part the module submits, when the SMSC has it. */
@@ -155,6 +167,7 @@ export class SmsCenter {
     let from: string;
     let text: string;
     let parts: string[];
+    let again: DeliverRequest = req;
     if ('pdu' in req) {
       const r = deliverWithSca(req.pdu, this.o.address);
       if (!r.ok) throw new Error(`SmsCenter.deliver: ${r.reason}`);
@@ -167,15 +180,18 @@ export class SmsCenter {
       from = req.from;
       text = req.text;
       const now = this.o.time();
+      const time = req.time ?? now.date;
+      again = { from, text, time };
       parts = buildDeliverParts({
         from: { number: req.from, type: defaultToa(req.from) },
         text: req.text,
         sca: this.o.address,
-        time: req.time ?? now.date,
+        time,
         zoneQuarters: now.zoneQuarters,
         ref: this.o.nextRef(),
       });
     }
+    for (const f of [...this.deliveringListeners]) f(again);
     const m: InboundSms = { id: this.nextId++, from, text, parts, delivered: 0, state: 'pending', stored: [] };
     this.keep(this.inbound, m);
     this.o.clock.inject('smsc-deliver', () => {
