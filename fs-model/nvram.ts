@@ -1,10 +1,18 @@
 /**
- * Settings saved with AT&W (echo, CMEE, baud rate): a small JSON record beside the flash image,
+ * Settings saved with AT&W (echo, result codes, CMEE, baud rate, AT&D/AT&C/AT+IFC): a small JSON record beside the flash image,
  * replaced atomically. Without a data directory it lives in memory only.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteFileSync } from './atomic.js';
+
+/** AT&D, AT&C and AT+IFC as AT&W stores them. */
+export interface SavedCircuits {
+  dtrDrop: 'ignore' | 'hangup';
+  dcd: 0 | 1;
+  rtsHoldsOutput: boolean;
+  ctsFollowsRx: boolean;
+}
 
 export interface SavedSettings {
   echo?: boolean;
@@ -12,6 +20,7 @@ export interface SavedSettings {
   baud?: number;
   verbose?: boolean;
   quiet?: boolean;
+  circuits?: SavedCircuits;
 }
 
 export class Nvram {
@@ -59,5 +68,16 @@ function validSettings(v: unknown): SavedSettings {
   if (typeof o['quiet'] === 'boolean') out.quiet = o['quiet'];
   if (o['cmee'] === 0 || o['cmee'] === 1 || o['cmee'] === 2) out.cmee = o['cmee'];
   if (typeof o['baud'] === 'number' && Number.isInteger(o['baud']) && o['baud'] > 0) out.baud = o['baud'];
+  const c = savedCircuits(o['circuits']);
+  if (c !== undefined) out.circuits = c;
   return out;
+}
+
+function savedCircuits(v: unknown): SavedCircuits | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { dtrDrop, dcd, rtsHoldsOutput, ctsFollowsRx } = Object.fromEntries(Object.entries(v));
+  if (dtrDrop !== 'ignore' && dtrDrop !== 'hangup') return undefined;
+  if (dcd !== 0 && dcd !== 1) return undefined;
+  if (typeof rtsHoldsOutput !== 'boolean' || typeof ctsFollowsRx !== 'boolean') return undefined;
+  return { dtrDrop, dcd, rtsHoldsOutput, ctsFollowsRx };
 }

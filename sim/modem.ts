@@ -21,7 +21,7 @@ import { PdpService, pdpGroup } from './services/pdp.js';
 import { MqttService, MqttServiceOptions, mqttGroup } from './services/mqtt.js';
 import { FsService, fsGroup } from './services/fs.js';
 import { SslService, sslGroup } from './services/ssl.js';
-import { Nvram } from '../fs-model/nvram.js';
+import { Nvram, type SavedSettings } from '../fs-model/nvram.js';
 import { HostPort } from './host.js';
 import type { Link } from './links/link.js';
 import { VcdWriter } from './vcd.js';
@@ -208,11 +208,22 @@ export class Modem {
       dataDir: opts.dataDir,
     };
     const ports = new Ports();
+    const profileParts: Array<() => Partial<SavedSettings>> = [];
+    const profileRestored: Array<(saved: SavedSettings | undefined) => void> = [];
     ports.provide('module', {
       reboot: () => this.reboot(),
       savedSettings: () => this.savedSettings(),
-      saveSettings: (s) => this.nvram.save({ ...s, baud: this.uart.baud }),
+      saveSettings: (s) => this.nvram.save(Object.assign({ ...s, baud: this.uart.baud }, ...profileParts.map((p) => p()))),
+      restoreProfile: (factory) => {
+        const saved = factory ? undefined : this.nvram.get();
+        for (const f of profileRestored) f(saved);
+      },
       uart: this.uart,
+    });
+    ports.provide('storedProfile', {
+      saved: () => this.nvram.get(),
+      storeAlso: (part) => profileParts.push(part),
+      onRestore: (fn) => profileRestored.push(fn),
     });
     ports.provide('bridge', opts.mqtt ?? {});
     ports.provide('commandNames', { names: () => engine.table.all().map((s) => s.name) });

@@ -9,6 +9,7 @@ import type { TlsParams } from './ssl/tls.js';
 import type { Cscs } from './profile.js';
 import type { SmsCenter } from './sms/center.js';
 import type { LineSettings } from '../protocol/format.js';
+import type { SavedSettings } from '../fs-model/nvram.js';
 
 /** AT+CFUN: 0 minimum, 1 full, 4 flight. */
 export type Cfun = 0 | 1 | 4;
@@ -61,7 +62,22 @@ export interface ModuleControl {
   savedSettings(): Partial<LineSettings>;
   /** AT&W: these settings and the UART's rate survive reboots. */
   saveSettings(s: Pick<LineSettings, 'echo' | 'verbose' | 'quiet' | 'cmee'>): void;
+  /** ATZ (false: what AT&W stored) or AT&F (true: factory): the other groups' parts too. */
+  restoreProfile(factory: boolean): void;
   readonly uart: UartSettings;
+}
+
+/**
+ * The user profile AT&W stores, as groups other than system keep their part in it (the modem
+ * offers it): one write holds every part, so a kill never leaves half a profile.
+ */
+export interface StoredProfile {
+  /** What AT&W stored last. */
+  saved(): SavedSettings;
+  /** AT&W stores what `part()` returns along with the line settings. */
+  storeAlso(part: () => Partial<SavedSettings>): void;
+  /** ATZ (`saved`: what AT&W stored) and AT&F (undefined: the profile's defaults). */
+  onRestore(fn: (saved: SavedSettings | undefined) => void): void;
 }
 
 /** Whether the UART takes input yet (system offers it: not before RDY). */
@@ -81,6 +97,7 @@ export interface CommandNames {
 
 export interface PortMap {
   module: ModuleControl;
+  storedProfile: StoredProfile;
   radio: RadioState;
   bearer: Bearer;
   flash: FlashFiles;

@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModem, Modem } from '../sim/modem.js';
+import { linesGroup } from '../sim/services/lines.js';
 import { bootedModem, tempDir } from './helpers.js';
 
 let m: Modem | undefined;
@@ -95,6 +96,33 @@ describe('AT engine through the serial endpoint', () => {
       await m.close();
       m = await bootedModem({ dataDir: dir.path });
       expect(await m.host.command('AT+CMEE?')).toBe('\r\n+CMEE: 2\r\n\r\nOK\r\n');
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('stores AT&D, AT&C and AT+IFC with AT&W: back after AT+RESET and a restart, AT&F gives the profile\'s, ATZ what was stored', async () => {
+    const dir = tempDir();
+    try {
+      m = await bootedModem({ dataDir: dir.path });
+      await m.host.command('ATE0');
+      for (const c of ['AT+IFC=2,2', 'AT&D2', 'AT&C0', 'AT&W']) expect(await m.host.command(c)).toBe('\r\nOK\r\n');
+      expect(await m.host.command('AT+IFC=0,0')).toBe('\r\nOK\r\n');
+      expect(await m.host.command('AT+RESET')).toBe('\r\nOK\r\n');
+      await m.host.expect('SMS READY\r\n');
+      // echo off was stored too: no echo
+      expect(await m.host.command('AT+IFC?')).toBe('\r\n+IFC: 2,2\r\n\r\nOK\r\n');
+      expect(m.service(linesGroup).circuits).toEqual({ dtrDrop: 'hangup', dcd: 0, rtsHoldsOutput: true, ctsFollowsRx: true });
+      expect(await m.host.command('AT&F')).toBe('\r\nOK\r\n');
+      // factory: echo on again, flow control as the profile says
+      expect(await m.host.command('AT+IFC?')).toBe('AT+IFC?\r\r\n+IFC: 0,0\r\n\r\nOK\r\n');
+      expect(m.service(linesGroup).circuits).toEqual({ dtrDrop: 'ignore', dcd: 1, rtsHoldsOutput: false, ctsFollowsRx: false });
+      expect(await m.host.command('ATZ')).toBe('ATZ\r\r\nOK\r\n');
+      expect(await m.host.command('AT+IFC?')).toBe('\r\n+IFC: 2,2\r\n\r\nOK\r\n');
+      await m.close();
+      m = await bootedModem({ dataDir: dir.path });
+      expect(await m.host.command('AT+IFC?')).toBe('\r\n+IFC: 2,2\r\n\r\nOK\r\n');
+      expect(JSON.parse(readFileSync(join(dir.path, 'nvram.json'), 'utf8'))).toMatchObject({ circuits: { dtrDrop: 'hangup', dcd: 0, rtsHoldsOutput: true, ctsFollowsRx: true } });
     } finally {
       dir.remove();
     }

@@ -3,15 +3,18 @@
  * (RTS/CTS flow control). This group only keeps the settings and answers the commands; the
  * lines themselves are the modem's (sim/modem-lines.ts), which reads them here.
  */
+import type { SavedCircuits } from '../../fs-model/nvram.js';
 import { enumParam, type ParamValue } from '../../protocol/params.js';
 import { command, CommandSpec } from '../commands.js';
 import type { Profile } from '../profile.js';
+import type { StoredProfile } from '../ports.js';
 import type { CommandGroup, Service, ServiceEnv } from '../service.js';
 
 /** AT+IFC's two parameters: 0 none, 2 hardware (software flow control is not modelled). */
 export type FlowMode = 0 | 2;
 
-export interface CircuitSettings {
+/** The settings as AT&W stores them (fs-model's SavedCircuits: the same fields). */
+export interface CircuitSettings extends SavedCircuits {
   /** AT&D: a DTR drop is ignored (&D0, &D1: there is no online data mode to leave) or hangs up (&D2). */
   dtrDrop: 'ignore' | 'hangup';
   /** AT&C: DCD always on (0) or on while the data bearer is up (1). */
@@ -39,9 +42,15 @@ export class LinesService implements Service, CircuitSettingsSource {
   circuits: CircuitSettings;
   private listeners: Array<() => void> = [];
 
-  constructor(private readonly env: ServiceEnv) {
-    this.circuits = circuitDefaults(env.profile);
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly stored: StoredProfile,
+  ) {
+    this.circuits = stored.saved().circuits ?? circuitDefaults(env.profile);
     this.commands = this.declare();
+    // AT&W stores them with the line settings; ATZ and AT&F take them back
+    stored.storeAlso(() => ({ circuits: { ...this.circuits } }));
+    stored.onRestore((saved) => this.change(saved?.circuits ?? circuitDefaults(env.profile)));
   }
 
   onCircuitsChanged(fn: () => void): () => void {
@@ -52,11 +61,11 @@ export class LinesService implements Service, CircuitSettingsSource {
   }
 
   powerOn(): void {
-    this.change(circuitDefaults(this.env.profile));
+    this.change(this.stored.saved().circuits ?? circuitDefaults(this.env.profile));
   }
 
   powerOff(): void {
-    /* the settings are RAM state: power-on restores the profile's */
+    /* the settings are RAM state: power-on restores what AT&W stored, else the profile's */
   }
 
   private change(patch: Partial<CircuitSettings>): void {
@@ -116,5 +125,5 @@ export class LinesService implements Service, CircuitSettingsSource {
 export const linesGroup: CommandGroup<LinesService> = {
   name: 'lines',
   manual: ['&D', '&C', '+IFC'],
-  create: ({ env }) => new LinesService(env),
+  create: ({ env, ports }) => new LinesService(env, ports.need('storedProfile', 'lines')),
 };

@@ -96,11 +96,17 @@ export class SystemService implements Service, InputGate {
           ctx.ok();
         },
       },
-      basic('Z', 'Restore the settings saved with &W', 0, () => line.restore(mod.savedSettings())),
-      basic('&F', 'Restore factory settings', 0, () => line.restore({})),
+      basic('Z', 'Restore the settings saved with &W', 0, () => {
+        line.restore(mod.savedSettings());
+        mod.restoreProfile(false);
+      }),
+      basic('&F', 'Restore factory settings', 0, () => {
+        line.restore({});
+        mod.restoreProfile(true);
+      }),
       {
         name: '&W',
-        summary: 'Save echo, result-code format, CMEE and baud rate',
+        summary: 'Save echo, result-code format, CMEE, baud rate, &D, &C and +IFC',
         source: 'M §2 ATE',
         set: (ctx) => {
           const st = line.settings;
