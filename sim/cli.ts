@@ -73,7 +73,7 @@ function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--trace-level <level>', 'bytes: a record per UART byte, and one per line; lines: one per line, the host\'s input in runs (several times smaller)').choices(TRACE_LEVELS).argParser(choiceArg('--trace-level', TRACE_LEVELS)).default('bytes'))
     .option('--vcd <file>', 'write the UART lines (TXD, RXD) as a VCD waveform, bit by bit')
     .option('--faults <file>', 'play a driver: external fault timeline (scenario YAML) from power-on against the host on the link')
-    .option('--count <n>', 'serve N modems on one timeline and one broker, modem i on --serial tcp:HOST:PORT+i (the control endpoint takes "modem": i)', intArg('--count', 1, 10_000), 1)
+    .option('--count <n>', 'serve N modems on one timeline and one broker, modem i on --serial tcp:HOST:PORT+i or pty:PATH<i> (the control endpoint takes "modem": i)', intArg('--count', 1, 10_000), 1)
     .option('--control <spec>', 'fault-injection endpoint, JSON lines: tcp:HOST:PORT or off (default tcp:127.0.0.1:0)', controlArg)
     .option('--baud <rate>', 'UART rate at power-on (the profile default is 115200; a rate saved with AT&W wins)', intArg('--baud', 1, 10_000_000))
     .addOption(logLevelOption('info'))

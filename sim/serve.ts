@@ -181,8 +181,8 @@ export async function serve(opts: ServeOptions, log: Logger, hooks: ServeHooks =
   const faults = opts.faults === undefined ? undefined : faultTimelineFlag(opts.faults);
   const count = opts.count ?? 1;
   if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${String(opts.count)}: expected a whole number of modems, 1 or more`);
-  if (count > 1 && p.serial.kind !== 'tcp') {
-    throw new UsageError(`--count ${count}: needs --serial tcp:HOST:PORT (modem i listens on PORT+i; tcp:HOST:0 = a free port each)`);
+  if (count > 1 && p.serial.kind !== 'tcp' && p.serial.kind !== 'pty') {
+    throw new UsageError(`--count ${count}: needs --serial tcp:HOST:PORT (modem i listens on PORT+i; tcp:HOST:0 = a free port each) or --serial pty:PATH (modem i on PATH<i>)`);
   }
   if (count > 1 && faults) throw new UsageError(`--faults with --count ${count}: a fault timeline plays against one driver; serve one modem`);
   const data: LockedDataDir = lockDataDir(opts.dataDir);
@@ -335,20 +335,8 @@ async function serveFleet(opts: ServeOptions, p: Plan, count: number, data: Lock
       log,
     });
     undo.push(() => fleet.close());
-    const tcp = p.serial.kind === 'tcp' ? p.serial : undefined;
-    if (!tcp) throw new UsageError(`--count ${count}: needs --serial tcp:HOST:PORT`);
     const links: Link[] = [];
-    for (let i = 0; i < count; i++) {
-      const port = tcp.port === 0 ? 0 : tcp.port + i;
-      const link = createLink({ kind: 'tcp', host: tcp.host, port }, { log });
-      undo.push(() => link.close());
-      try {
-        await fleet.modem(i).attach(link);
-      } catch (err) {
-        throw listenFailure({ flag: '--serial', value: `tcp:${tcp.host}:${port}`, host: tcp.host, port }, err);
-      }
-      links.push(link);
-    }
+    for (let i = 0; i < count; i++) links.push(await attachFleetLink(p, fleet.modem(i), i, undo, log));
     let control: ControlServer | undefined;
     if (p.control) {
       try {
@@ -388,6 +376,43 @@ async function serveFleet(opts: ServeOptions, p: Plan, count: number, data: Lock
     await undoAll(undo, log);
     throw err;
   }
+}
+
+/**
+ * Modem i of a fleet on its own link: TCP port PORT+i (a free one each for port 0), or the pty
+ * PATH<i> — PATH's trailing number plus i when it has one (`ttyMODEM0` → ttyMODEM0, ttyMODEM1 …).
+ */
+async function attachFleetLink(p: Plan, modem: Modem, i: number, undo: Array<() => Promise<void> | void>, log: Logger): Promise<Link> {
+  const s = p.serial;
+  if (s.kind === 'tcp') {
+    const port = s.port === 0 ? 0 : s.port + i;
+    const link = createLink({ kind: 'tcp', host: s.host, port }, { log });
+    undo.push(() => link.close());
+    try {
+      await modem.attach(link);
+    } catch (err) {
+      throw listenFailure({ flag: '--serial', value: `tcp:${s.host}:${port}`, host: s.host, port }, err);
+    }
+    return link;
+  }
+  if (s.kind !== 'pty') throw new UsageError(`--count: needs --serial tcp:HOST:PORT or --serial pty:PATH`);
+  const path = fleetPtyPath(s.path, i);
+  const link = createLink({ kind: 'pty', path }, { log });
+  undo.push(() => link.close());
+  const one: Plan = { ...p, serialText: `pty:${path}`, serial: { kind: 'pty', path } };
+  try {
+    if (link instanceof PtyLink) link.claim();
+    await modem.attach(link);
+  } catch (err) {
+    throw linkFailure(one, err);
+  }
+  return link;
+}
+
+/** `PATH<i>`: a trailing number of PATH counts on by i, else i is appended. */
+export function fleetPtyPath(path: string, i: number): string {
+  const m = /^(.*?)(\d+)$/.exec(path);
+  return m === null ? `${path}${i}` : `${m[1]!}${Number(m[2]!) + i}`;
 }
 
 /** `--faults FILE`: a timeline that loads, or one line naming the flag and the problem. */

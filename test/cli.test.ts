@@ -281,6 +281,29 @@ describe('modemsim serve', () => {
     expect(existsSync(link)).toBe(false);
   });
 
+  it.skipIf(skipWithout('socat'))('--count 3 on pty:DIR/ttyMODEM0 serves ttyMODEM0..2, each its own modem (its own IMEI); SIGTERM removes all three', async () => {
+    const dir = dataDir();
+    const link = join(dir, 'ttyMODEM0');
+    const cli = start(['serve', '--count', '3', '--serial', `pty:${link}`, '--clock', 'virtual', '--data-dir', join(dir, 'data')]);
+    const ready = await cli.record('ready', 30_000);
+    const paths = [0, 1, 2].map((i) => join(dir, `ttyMODEM${i}`));
+    const modems = ready['modems'] as Array<{ serial: string; imei: string }>;
+    expect(modems.map((m) => m.serial)).toEqual(paths);
+    const imeis: string[] = [];
+    for (const [i, path] of paths.entries()) {
+      const host = new PtyHost(path);
+      cleanup.push(() => host.close());
+      await host.expect('SMS READY\r\n', 10_000);
+      expect(await host.command('ATE0')).toBe('ATE0\r\r\nOK\r\n');
+      imeis.push(/\r\n(\d{15})\r\n/.exec(await host.command('AT+CGSN'))?.[1] ?? '');
+      expect(imeis[i]).toBe(modems[i]!.imei);
+    }
+    expect(new Set(imeis).size).toBe(3);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    for (const path of paths) expect(existsSync(path)).toBe(false);
+  });
+
   it('serves on stdio: modem bytes only on stdout, logs on stderr, exits 0 after stdin ends', async () => {
     const cli = start(['serve', '--serial', 'stdio', '--clock', 'virtual', '--data-dir', dataDir()]);
     await cli.record('ready');
