@@ -5,12 +5,16 @@
  *
  *   → {"fault":"pdpDeact"}               ← {"ok":true,"applied":"pdpDeact"}
  *   → {"fault":{"signal":{"rssi":5}}}    ← {"ok":true,"applied":"signal (rssi: 5)"}
+ *   → {"fault":"powerLoss","on":{"urc":"CONNACK OK"}}  ← {"ok":true,"armed":"powerLoss, on URC \"CONNACK OK\" #1"}
  *   → {"state":true}                     ← {"ok":true,"state":{…}}
  *   → {"sms":{"from":"+86139…","text":"hi"}}  ← {"ok":true,"sms":{"id":1,"parts":1}}  (or {"pdu":"…"})
  *   → {"smsSent":true}                   ← {"ok":true,"sent":[{"to":…,"text":…,"parts":1}]}
  *
  * Faults take the scenario format's names and arguments (scenarios/README.md) and are applied
- * by `modem.faults`, as in-process users and the scenario runner apply them.
+ * by `modem.faults`, as in-process users and the scenario runner apply them. With `on` (the
+ * scenario format's trigger: a command, a URC or a state change) the fault is armed and the
+ * reply comes at once; it fires when the modem meets the trigger, traced as any fault, and a
+ * fault armed here that has not fired when the endpoint closes is disarmed.
  *
  * A client that sends requests and never reads its replies is no longer read from while its
  * unread replies exceed OUTPUT_LIMIT (the idea of Redis's client output buffer limit, as
@@ -18,7 +22,7 @@
  * stays bounded whatever it sends.
  */
 import { createServer, Server, Socket } from 'node:net';
-import { parseFault, type FaultBroker } from './faults/index.js';
+import { describeArmed, parseFault, parseTrigger, type FaultBroker } from './faults/index.js';
 import type { Logger } from './log.js';
 import type { Modem } from './modem.js';
 import { smsGroup } from './services/sms.js';
@@ -52,6 +56,8 @@ export async function startControl(
   if (broker !== undefined) for (const m of modems) m.faults.useBroker(broker);
   // one request at a time, in arrival order, whichever connection it came from
   let queue: Promise<void> = Promise.resolve();
+  /** Faults armed through this endpoint and not fired: disarmed when it closes. */
+  const armed = new Set<() => void>();
 
   const handle = async (line: string): Promise<Reply> => {
     let req: unknown;
@@ -71,7 +77,17 @@ export async function startControl(
     if ('state' in r) return { ok: true, state: stateOf(modem) };
     if ('fault' in r) {
       try {
-        return { ok: true, applied: await faults.apply(parseFault(r['fault'], 'control')) };
+        const fault = parseFault(r['fault'], 'control');
+        if (r['on'] === undefined) return { ok: true, applied: await faults.apply(fault) };
+        const trigger = parseTrigger(r['on'], 'control');
+        const { fired, disarm } = faults.on(trigger, fault);
+        armed.add(disarm);
+        // fired or failed (traced as trigger-failed either way): nothing left to disarm
+        void fired.then(
+          () => armed.delete(disarm),
+          () => armed.delete(disarm),
+        );
+        return { ok: true, armed: describeArmed(trigger, fault) };
       } catch (err) {
         return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
@@ -93,6 +109,7 @@ export async function startControl(
       if (!sms) return { ok: false, error: 'this modem has no sms group' };
       return { ok: true, sent: sms.sentMessages() };
     }
+    if ('on' in r) return { ok: false, error: 'on: goes with "fault" (the fault it arms)' };
     return { ok: false, error: 'expected "fault", "state", "sms" or "smsSent"' };
   };
 
@@ -154,6 +171,8 @@ export async function startControl(
     address: bound,
     close: async () => {
       for (const s of sockets) s.destroy();
+      for (const disarm of armed) disarm();
+      armed.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const m of modems) await m.faults.restoreBroker();
     },

@@ -25,6 +25,9 @@ export interface UartFraming {
 
 export const FRAMING_8N1: UartFraming = { dataBits: 8, parityBits: 0, stopBits: 1 };
 
+/** See Uart.txSpacing: the instant a byte starts, never before `earliest`. */
+export type TxSpacing = (earliest: Ns, lastEnd: Ns) => Ns;
+
 export function byteTimeNs(baud: number, f: UartFraming = FRAMING_8N1): Ns {
   return Math.round(((1 + f.dataBits + f.parityBits + f.stopBits) * 1e9) / baud);
 }
@@ -258,6 +261,19 @@ export class Uart {
     if (!v) this.tx.resume();
   }
 
+  /**
+   * Where the next byte for the host starts, given the instant it could (`earliest`) and the
+   * instant the previous one ended: later, to leave silence (the uartFragment fault's bursts,
+   * sim/faults/bursts.ts). Unset: at `earliest`. Each byte asks once; an unpaced UART never asks.
+   */
+  get txSpacing(): TxSpacing | undefined {
+    return this.tx.spacing;
+  }
+
+  set txSpacing(fn: TxSpacing | undefined) {
+    this.tx.spacing = fn;
+  }
+
   /** Bytes queued for the host and not yet on the wire. */
   get txBacklog(): number {
     return this.tx.queued;
@@ -294,6 +310,8 @@ class ByteLane {
   queued = 0;
   /** No byte starts while set (flow control); see resume(). */
   paused = false;
+  /** See Uart.txSpacing. */
+  spacing: TxSpacing | undefined;
 
   constructor(
     private readonly kernel: Kernel,
@@ -372,8 +390,13 @@ class ByteLane {
 
   private scheduleNext(): void {
     this.inFlight = true;
-    this.busyUntil = Math.max(this.kernel.now, this.busyUntil) + this.byteNs();
+    this.busyUntil = this.startAt(Math.max(this.kernel.now, this.busyUntil)) + this.byteNs();
     this.kernel.schedule(this.ev, this.busyUntil, Priority.wire);
+  }
+
+  /** The next byte's start: `earliest`, or later where the spacing leaves silence. */
+  private startAt(earliest: Ns): Ns {
+    return this.spacing === undefined ? earliest : Math.max(earliest, this.spacing(earliest, this.busyUntil));
   }
 
   private fire(): void {
@@ -385,9 +408,14 @@ class ByteLane {
       this.queued--;
       let nextAt = 0;
       let nextSeq = -1;
+      /** Silence before the next byte: the run ends here, so a link gets each burst on its own. */
+      let silence = false;
       if (this.queued > 0 && !this.paused) {
         // the next byte's place in the event order is taken now, before this one is delivered
-        nextAt = Math.max(k.now, this.busyUntil) + this.byteNs();
+        const earliest = Math.max(k.now, this.busyUntil);
+        const start = this.startAt(earliest);
+        silence = start > earliest;
+        nextAt = start + this.byteNs();
         this.busyUntil = nextAt;
         nextSeq = k.reserveSeq();
       } else {
@@ -409,7 +437,7 @@ class ByteLane {
         if (this.queued === 0 && !this.inFlight) this.onDrained();
         return;
       }
-      if (!k.continueAt(nextAt, Priority.wire, nextSeq)) {
+      if (silence || !k.continueAt(nextAt, Priority.wire, nextSeq)) {
         k.schedule(this.ev, nextAt, Priority.wire, nextSeq);
         this.endRun?.();
         return;

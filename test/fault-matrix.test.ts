@@ -18,7 +18,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type Fault, type FaultKind } from '../sim/faults/index.js';
 import { FINAL_RESULT } from '../sim/host.js';
-import { sec } from '../sim/kernel.js';
+import { ms, sec } from '../sim/kernel.js';
 import type { Modem } from '../sim/modem.js';
 import { mqttOptionsFromBroker } from '../sim/mqtt/options.js';
 import { cleanupsAfterEach, dataReadyModem, WallWaits } from './helpers.js';
@@ -210,15 +210,35 @@ const describeStep = (s: Step): string => {
 /**
  * The catalogue as the matrix plays it: the pairs together, as their first half. The line and
  * power faults are not in it: their reactions are timings, not a link state (test/faults-rich.test.ts).
+ * uartFragment and brokerSlow are: they change only when bytes and replies come, so under them
+ * every flow must go on and complete with the same bytes.
  */
 type LineFault = 'freeze' | 'noise' | 'slow' | 'powerLoss';
 const LINE_FAULTS: readonly string[] = ['freeze', 'noise', 'slow', 'powerLoss'] satisfies readonly LineFault[];
 type MatrixFault = Exclude<FaultKind, 'brokerUp' | 'register' | LineFault>;
 const MATRIX_FAULTS: readonly MatrixFault[] = FAULT_KINDS.filter((k): k is MatrixFault => k !== 'brokerUp' && k !== 'register' && !LINE_FAULTS.includes(k));
 const SIGNAL_RSSI = 9;
+/** The matrix's uartFragment and brokerSlow: windows longer than any flow, delays well inside the module's waits. */
+const FRAGMENT = { chunk: 5, gap: ms(30), for: sec(120) } as const;
+const BROKER_DELAY = { delay: sec(2), for: sec(120) } as const;
+
+function specOf(f: MatrixFault): Fault {
+  switch (f) {
+    case 'signal':
+      return { kind: f, rssi: SIGNAL_RSSI };
+    case 'uartFragment':
+      return { kind: f, ...FRAGMENT };
+    case 'brokerSlow':
+      return { kind: f, ...BROKER_DELAY };
+    default:
+      return { kind: f };
+  }
+}
 
 /** What the module shows of a fault, by the link state it meets. */
-type Reaction = 'pdp-deact' | 'closed' | 'reboot' | 'refused' | 'nothing';
+type Reaction = 'pdp-deact' | 'closed' | 'reboot' | 'refused' | 'nothing' | 'bursts' | 'late';
+/** Reactions after which the flow goes on where it was. */
+const GOES_ON: readonly Reaction[] = ['refused', 'nothing', 'bursts', 'late'];
 
 function reaction(f: MatrixFault, link: LinkState): Reaction {
   switch (f) {
@@ -236,6 +256,10 @@ function reaction(f: MatrixFault, link: LinkState): Reaction {
       return 'nothing';
     case 'reboot':
       return 'reboot';
+    case 'uartFragment':
+      return 'bursts';
+    case 'brokerSlow':
+      return 'late';
   }
 }
 
@@ -245,6 +269,8 @@ const REACTION_TEXT: Record<Reaction, string> = {
   reboot: 'the boot lines; wait for the data bearer, MIPSTART again',
   refused: 'refused (no MQTT client at the broker), nothing printed',
   nothing: 'nothing printed, the link untouched',
+  bursts: `the same bytes, in ${FRAGMENT.chunk}-byte bursts ${FRAGMENT.gap / 1e6} ms apart`,
+  late: `every broker reply ${BROKER_DELAY.delay / 1e9} s late, nothing else changes`,
 };
 
 const FAULT_TEXT: Record<MatrixFault, string> = {
@@ -255,6 +281,8 @@ const FAULT_TEXT: Record<MatrixFault, string> = {
   deregister: 'deregister+register',
   signal: `signal (rssi ${SIGNAL_RSSI})`,
   reboot: 'reboot',
+  uartFragment: `uartFragment (${FRAGMENT.chunk} bytes, gap ${FRAGMENT.gap / 1e6} ms)`,
+  brokerSlow: `brokerSlow (${BROKER_DELAY.delay / 1e9} s)`,
 };
 
 /** Unsolicited lines a fault may catch on their way (the pending URC of the step just done). */
@@ -445,7 +473,7 @@ async function runCase(flow: Flow, fault: MatrixFault, at: Position, early = fal
     for (const p of all.slice(from)) await run(p, `${what}, step ${p.index + 1} (${describeStep(p.step)})`);
   };
 
-  const spec: Fault = fault === 'signal' ? { kind: 'signal', rssi: SIGNAL_RSSI } : { kind: fault };
+  const spec = specOf(fault);
   // the flow up to the step the fault follows
   for (const p of all.slice(0, at.index)) await run(p, `before the fault, step ${p.index + 1} (${describeStep(p.step)})`);
   let applying: Promise<string> | undefined;
@@ -476,6 +504,8 @@ async function runCase(flow: Flow, fault: MatrixFault, at: Position, early = fal
     reboot: ['RDY', '+CFUN: 1', '+CPIN: READY', 'SMS READY'],
     refused: [],
     nothing: [],
+    bursts: [],
+    late: [],
   };
   if (reacted !== 'refused') {
     const want = signature[expected];
@@ -491,7 +521,8 @@ async function runCase(flow: Flow, fault: MatrixFault, at: Position, early = fal
   }
   if (fault === 'deregister') await m.faults.register();
 
-  if (reacted === 'refused' || reacted === 'nothing') {
+  const faultAt = m.kernel.now;
+  if (GOES_ON.includes(reacted)) {
     // nothing to recover: the flow goes on where it was, every byte still accounted for
     await runFrom(at.index + 1, `${fault} touched nothing, the flow goes on`);
   } else {
@@ -543,6 +574,24 @@ async function runCase(flow: Flow, fault: MatrixFault, at: Position, early = fal
     await runFrom(next.first, `after recovery, part "${part.name}" again`);
   }
 
+  if (fault === 'uartFragment') {
+    // the host got every byte in bursts: no run of back-to-back bytes longer than a chunk (the
+    // byte on the wire at the fault finishes as it was, so counting starts after it)
+    const bt = m.uart.byteTime;
+    const after = m.host.log.filter((x) => x.t > faultAt + bt);
+    let run = 1;
+    let longest = 0;
+    for (let i = 1; i < after.length; i++) {
+      const dt = after[i]!.t - after[i - 1]!.t;
+      // after a full burst, the next byte waits out the gap
+      if (dt !== bt && run === FRAGMENT.chunk) expect(dt, 'after a full burst: the gap, then a byte time').toBeGreaterThanOrEqual(FRAGMENT.gap + bt);
+      run = dt === bt ? run + 1 : 1;
+      longest = Math.max(longest, run);
+    }
+    expect(longest, 'longest run of back-to-back bytes').toBeLessThanOrEqual(FRAGMENT.chunk);
+    // after the flow's last step nothing more is printed
+    if (at.index < all.length - 1) expect(after.length, 'bytes the host got under the fault').toBeGreaterThan(0);
+  }
   if (fault === 'signal') {
     const csq = await host.ask('AT+CSQ');
     expect(csq, 'AT+CSQ reads the new signal').toBe(m.profile.network.rssiSpread === 0 ? framed([`+CSQ: ${SIGNAL_RSSI},99`, 'OK']) : csq);
@@ -599,7 +648,7 @@ for (const flow of FLOWS) {
     for (const fault of MATRIX_FAULTS) {
       for (const at of positions(flow).filter((p) => flow.faultParts?.includes(p.part) ?? true)) {
         const r = reaction(fault, at.link);
-        const then = r === 'refused' || r === 'nothing' ? 'the flow goes on and completes' : `part "${flow.parts[at.part]!.name}" (or the next) runs again and the flow completes`;
+        const then = GOES_ON.includes(r) ? 'the flow goes on and completes' : `part "${flow.parts[at.part]!.name}" (or the next) runs again and the flow completes`;
         const q = flow.qos1 ? '; QoS 1: one verdict (PUBACK, ERROR, reboot) per OK, PUBACKed ⊆ far-side received ⊆ OK\'d' : '';
         it(`${FAULT_TEXT[fault]} × after step ${at.index + 1} (${describeStep(at.step)}): ${REACTION_TEXT[r]}; ${then}${q}`, () => runCase(flow, fault, at));
         if ((fault === 'tcpDrop' || fault === 'brokerDown') && at.step.kind === 'send' && at.step.publishes !== undefined) {

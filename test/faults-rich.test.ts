@@ -278,7 +278,7 @@ describe('faults fired on a host command', () => {
     const s = loadScenario(['name: t', 'steps:', '  - fault: {freeze: {for: 2s}}', '    on: {command: "+MPUB", nth: 3}'].join('\n'), 't.yaml');
     expect(s.steps[0]).toMatchObject({ kind: 'fault', fault: { kind: 'freeze', for: sec(2) }, on: { command: '+MPUB', nth: 3 } });
     expect(() => loadScenario(['name: t', 'steps:', '  - fault: powerLoss', '    on: {cmd: "+MPUB"}'].join('\n'), 't.yaml')).toThrow(
-      /step 1.*on: unknown key "cmd" \(expected "command", "nth"\)/,
+      /step 1.*on: unknown key "cmd" \(expected "command", "urc", "state", "to", "nth"\)/,
     );
   });
 });

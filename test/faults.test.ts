@@ -216,7 +216,7 @@ describe('parseFault', () => {
       }
       throw new Error('parsed');
     };
-    const all = 'pdpDeact, detach, tcpDrop, brokerDown, brokerUp, deregister, register, signal, reboot, freeze, noise, slow, powerLoss';
+    const all = 'pdpDeact, detach, tcpDrop, brokerDown, brokerUp, deregister, register, signal, reboot, freeze, noise, slow, powerLoss, uartFragment, brokerSlow';
     expect(errorOf('meteor')).toBe(`here: fault "meteor" is not one of ${all}`);
     expect(errorOf({ toString: null })).toBe(`here: fault "toString" is not one of ${all}`);
     expect(errorOf(42)).toBe(`here: fault wants one of ${all} (a name, or {name: {args}})`);
@@ -281,6 +281,40 @@ describe('the control endpoint', () => {
     expect(await c.ask('{"fault":"pdpDeact"}')).toEqual({ ok: false, error: 'expected an active PDP context, got none' });
     expect(await c.ask('{"fault":{"signal":{}}}')).toEqual({ ok: false, error: 'control: fault signal: give rssi, ber or dbm' });
     expect(await c.ask('{"fault":"tcpDrop"}')).toEqual({ ok: false, error: 'expected the embedded broker for tcpDrop, got an external one' });
+  });
+
+  it('arms a fault with "on": the reply names it at once, the trigger fires it later; a bad trigger names the control place', async () => {
+    const m = await modem();
+    const c = await ControlClient.connect(await control(m));
+    cleanups.push(() => void c.socket.destroy());
+    expect(await c.ask('{"fault":"powerLoss","on":{"command":"+CSQ","nth":2}}')).toEqual({ ok: true, armed: 'powerLoss, on AT+CSQ #2' });
+    expect(await c.ask('{"fault":{"signal":{"rssi":3}},"on":{"urc":"+PDP DEACT"}}')).toEqual({ ok: true, armed: 'signal (rssi: 3), on URC "+PDP DEACT" #1' });
+    expect(m.faults.armedCount).toBe(2);
+    expect(await c.ask('{"fault":"pdpDeact"}')).toEqual({ ok: true, applied: 'pdpDeact' });
+    expect((await m.host.expect(PDP_DEACT, PDP_DEACT_ON_WIRE)).text).toBe(PDP_DEACT);
+    expect(await m.host.command('AT+CSQ')).toBe('AT+CSQ\r\r\n+CSQ: 3,99\r\n\r\nOK\r\n');
+    m.host.write('AT+CSQ\r');
+    expect((await m.host.expect('\r\nRDY\r\n', sec(5))).text).toBe('AT+CSQ\r\nRDY\r\n');
+    expect(m.faults.armedCount).toBe(0);
+    expect(await c.ask('{"fault":"reboot","on":{"urc":""}}')).toEqual({
+      ok: false,
+      error: 'control: on: urc must be the start of a URC line, such as "CONNACK OK" or "+MSUB:" (not empty, no CR or LF)',
+    });
+    expect(await c.ask('{"fault":"reboot","on":"RDY"}')).toMatchObject({ ok: false, error: expect.stringMatching(/^control: on: on wants \{command/) });
+    expect(await c.ask('{"on":{"urc":"RDY"}}')).toEqual({ ok: false, error: 'on: goes with "fault" (the fault it arms)' });
+  });
+
+  it('a fault armed through the endpoint and not fired is disarmed when the endpoint closes', async () => {
+    const m = await modem();
+    const server = await control(m);
+    const c = await ControlClient.connect(server);
+    cleanups.push(() => void c.socket.destroy());
+    expect(await c.ask('{"fault":"reboot","on":{"urc":"+PDP DEACT"}}')).toEqual({ ok: true, armed: 'reboot, on URC "+PDP DEACT" #1' });
+    await server.close();
+    expect(m.faults.armedCount).toBe(0);
+    await m.faults.pdpDeact();
+    await m.host.advance(sec(5));
+    expect(m.host.take()).toBe(PDP_DEACT);
   });
 
   it('injects an SMS on the far side: the host gets +CMTI and reads it; what the module sends is listed by smsSent', async () => {

@@ -134,7 +134,7 @@ describe('a fleet in real time', () => {
       profileOverrides: { boot: { urcs: [{ text: 'RDY', at: 20_000_000 }] }, network: { simReady: quick, register: quick, defaultPdp: quick } },
     });
     cleanups.push(() => fleet.close());
-    expect(await fleet.waitAll((m) => m.host.pending.includes('RDY'), sec(5))).toBe(true);
+    expect(await fleet.waitAll((m) => m.host.pending.includes('RDY\r\n'), sec(5))).toBe(true);
     expect(fleet.clock.kind).toBe('realtime');
     for (const m of fleet.modems) m.host.take();
     expect(await fleet.modem(2).host.command('AT+CGSN')).toBe(`AT+CGSN\r\r\n${fleet.modem(2).profile.identity.imei}\r\n\r\nOK\r\n`);

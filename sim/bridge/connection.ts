@@ -6,9 +6,15 @@
  * time stands still), its result is injected as a kernel event and the hold released. An epoch,
  * bumped by every teardown, makes callbacks of an older socket do nothing. Reports to the host
  * go through `report`, which keeps them in the order the facts happened.
+ *
+ * Everything the peer sends (the dial's outcome, each packet, the socket's close) comes in
+ * through `arrive`: at once, or, under the brokerSlow fault, `replyDelay` of model time later
+ * (a kernel event, never a wall-clock wait, so runs stay deterministic), never overtaking one
+ * that came before. The module's own wait for the dial runs in model time too, so a delayed
+ * outcome past it is given up as an unanswered connect is.
  */
 import type { ClockDriver } from '../clock.js';
-import type { IoHold, Kernel, Ns } from '../kernel.js';
+import { type IoHold, type Kernel, ms, type Ns, Priority, type TimerHandle } from '../kernel.js';
 import type { Logger } from '../log.js';
 import { TimerSet } from '../service.js';
 import type { Trace } from '../trace.js';
@@ -37,6 +43,15 @@ export class BridgeConnection {
   /** Reports of facts that already happened (an ack that came in): only power-off loses them. */
   private readonly factTimers: TimerSet;
   private lastReportAt: Ns = 0;
+  /**
+   * The brokerSlow fault: what the peer sends enters the model this much after it arrived
+   * (0: at once). Set by sim/faults; replies already waiting keep the delay they got.
+   */
+  replyDelay: Ns = 0;
+  /** Where the last delayed reply enters: a later one never overtakes it. */
+  private lastReplyAt: Ns = 0;
+  /** The module's own wait for the dial's outcome, in model time. */
+  private dialWait: TimerHandle | undefined;
 
   constructor(
     private readonly env: BridgeEnv,
@@ -98,15 +113,36 @@ export class BridgeConnection {
     }
     let dialing: Dialing | undefined;
     const hold = this.env.kernel.hold(`${this.name}-dial ${target.host}:${target.port}`, guardMs, () => dialing?.abort('no answer'));
+    /** The outcome the model took: the dial's, or the wait's running out first. */
+    let decided = false;
+    const decide = (r: DialResult): void => {
+      if (decided) {
+        if (r.ok) r.socket.destroy();
+        return;
+      }
+      decided = true;
+      wait.cancel();
+      if (this.dialWait === wait) this.dialWait = undefined;
+      if (this.dialing === dialing) this.dialing = undefined;
+      if (epoch !== this.epochNow) {
+        if (r.ok) r.socket.destroy();
+        return;
+      }
+      then(r);
+    };
+    // Model time stands still while the dial is on the wire (the hold), so this runs out only
+    // in real time or when brokerSlow delays the outcome past it
+    const wait = this.env.kernel.after(
+      ms(guardMs),
+      () => {
+        dialing?.abort('no answer');
+        decide({ ok: false, reason: 'no answer' });
+      },
+      `${this.name}-dial-wait`,
+    );
+    this.dialWait = wait;
     const settle = (r: DialResult): void => {
-      this.env.clock.inject(`${this.name}-dial`, () => {
-        if (this.dialing === dialing) this.dialing = undefined;
-        if (epoch !== this.epochNow) {
-          if (r.ok) r.socket.destroy();
-          return;
-        }
-        then(r);
-      });
+      this.arrive(`${this.name}-dial`, () => decide(r));
       hold.release();
     };
     try {
@@ -126,7 +162,7 @@ export class BridgeConnection {
   adopt(socket: BridgeSocket, closed: () => void, lost: () => void): void {
     this.currentSocket = socket;
     socket.once('close', () => {
-      this.env.clock.inject(`${this.name}-socket-closed`, () => {
+      this.arrive(`${this.name}-socket-closed`, () => {
         if (socket !== this.currentSocket) return;
         this.currentSocket = undefined;
         closed();
@@ -135,8 +171,24 @@ export class BridgeConnection {
     });
   }
 
+  /**
+   * What the peer sent, arrived outside model time: brought in as a kernel event now, its work
+   * done at once or `replyDelay` later, in arrival order either way.
+   */
+  arrive(label: string, fn: () => void): void {
+    this.env.clock.inject(label, () => {
+      const now = this.env.kernel.now;
+      const at = Math.max(now + this.replyDelay, this.lastReplyAt);
+      if (at <= now) return fn();
+      this.lastReplyAt = at;
+      this.env.kernel.at(at, fn, `${label}-delayed`, Priority.io);
+    });
+  }
+
   /** Let go of the socket and any dial; returns the socket when `keep` (the caller ends it). */
   release(why: string, keep = false): BridgeSocket | undefined {
+    this.dialWait?.cancel();
+    this.dialWait = undefined;
     this.dialing?.abort(why);
     this.dialing = undefined;
     const s = this.currentSocket;

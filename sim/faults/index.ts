@@ -7,19 +7,28 @@
  * Network-side faults run as a kernel event injected at the current instant, traced there as a
  * `fault` record. Broker-side ones act on real sockets: the call waits, with model time standing
  * still, until the modem's side of the socket has noticed (bounded by wall time), so the drop
- * enters the model at the fault's instant on every run.
+ * enters the model at the fault's instant on every run. Faults that last (slow, uartFragment,
+ * brokerSlow) end by a kernel timer; armed faults fire on their trigger (triggers.ts).
  */
 import type { ClockDriver } from '../clock.js';
-import { type Kernel, type Ns, type TimerHandle, sec } from '../kernel.js';
+import { type Kernel, type Ns, sec } from '../kernel.js';
+import type { TxSpacing } from '../uart.js';
 import type { LinkPhase } from '../mqtt/link.js';
 import type { CellChange, NoServiceStat } from '../network/cell.js';
 import type { SignalChange } from '../network/signal.js';
 import type { Trace } from '../trace.js';
-import { describeFault, Fault, faultDetail, FaultKind, type FaultTrigger, lineMatches } from './spec.js';
+import { TxBursts } from './bursts.js';
+import { Freeze, injectNoise } from './line.js';
+import { describeFault, Fault, faultDetail, FaultKind } from './spec.js';
+import { FaultTriggers } from './triggers.js';
+import { type FaultTrigger, parseTrigger } from './trigger-spec.js';
 import { NOTHING_TO_WATCH, watchKernelWake } from './wall.js';
+import { FaultWindow } from './window.js';
 
-export { describeFault, FAULT_KINDS, faultDetail, FaultSpecError, lineMatches, parseFault, parseTrigger } from './spec.js';
-export type { Fault, FaultKind, FaultTrigger } from './spec.js';
+export { describeFault, FAULT_KINDS, faultDetail, FaultSpecError, parseFault } from './spec.js';
+export type { Fault, FaultKind } from './spec.js';
+export { describeArmed, describeTrigger, lineMatches, parseTrigger, stateMatches, urcMatches } from './trigger-spec.js';
+export type { FaultTrigger, StateValue } from './trigger-spec.js';
 
 /** A fault that cannot apply; the message reads `expected …, got …`. */
 export class FaultError extends Error {}
@@ -43,7 +52,8 @@ export interface PacketNetworkEvents {
 export interface MqttFaultView {
   /** The id the broker knows the module by: the running session's, else AT+MCONFIG's. */
   readonly clientId: string;
-  readonly link: { readonly phase: LinkPhase };
+  /** `replyDelay`: the brokerSlow fault's delay of everything the broker sends (0: none). */
+  readonly link: { readonly phase: LinkPhase; replyDelay: Ns };
 }
 
 /** The broker a modem's MQTT links reach, as far as faults act on it (EmbeddedBroker is one). */
@@ -64,16 +74,18 @@ export interface FaultUart {
   send(frame: Uint8Array): void;
   /** No new byte for the host starts while set (shared with RTS flow control). */
   txPaused: boolean;
+  /** Where each byte for the host starts (the uartFragment fault's bursts); unset: back to back. */
+  txSpacing: TxSpacing | undefined;
 }
 
 /** The parts of a modem faults act on (a Modem is one). */
 export interface FaultTarget {
   readonly clock: ClockDriver;
-  readonly kernel: Pick<Kernel, 'now' | 'onWake' | 'after' | 'prng'>;
+  readonly kernel: Pick<Kernel, 'now' | 'onWake' | 'after' | 'prng' | 'hold'>;
   readonly uart: FaultUart;
   /** The AT engine's latency scale (1: as the profile says). */
   readonly engine: { latencyFactor: number; onLine: ((text: string) => void) | undefined };
-  readonly trace: Pick<Trace, 'record'>;
+  readonly trace: Pick<Trace, 'record' | 'onRecord'>;
   readonly network: RadioNetworkEvents;
   readonly pdp: PacketNetworkEvents;
   readonly mqtt: MqttFaultView;
@@ -83,16 +95,10 @@ export interface FaultTarget {
   powerLoss(): void;
 }
 
-/** A fault waiting for its command; `settle` ends the promise `on` returned. */
-interface Armed {
-  trigger: FaultTrigger;
-  fault: Fault;
-  left: number;
-  settle: { resolve(text: string): void; reject(err: unknown): void };
-}
-
 type BrokerFault = Extract<Fault, { kind: 'tcpDrop' | 'brokerDown' | 'brokerUp' }>;
 type NetworkFault = Exclude<Fault, BrokerFault>;
+/** Ends the promise `on` returned. */
+type Settle = { resolve(text: string): void; reject(err: unknown): void };
 /** The arguments of one kind of fault. */
 export type FaultArgs<K extends FaultKind> = Omit<Extract<Fault, { kind: K }>, 'kind'>;
 
@@ -102,22 +108,26 @@ const isBrokerFault = (f: Fault): f is BrokerFault => f.kind === 'tcpDrop' || f.
 const DROP_NOTICE_WALL_MS = 2000;
 /** Real time: how long an injected fault may wait for the clock's next tick (it takes ~0). */
 const REALTIME_ENTRY_LIMIT = sec(10);
+/** Wall time a broker fault fired by a trigger may hold model time while the broker acts. */
+const TRIGGERED_BROKER_HOLD_MS = 10_000;
 
 export class ModemFaults {
   private broker: FaultBroker | undefined;
   /** The broker brokerDown paused, until brokerUp (or restoreBroker) resumes it. */
   private paused: FaultBroker | undefined;
-  /** A freeze in progress: its end, the timer that ends it, and the output hold it found. */
-  private freezing: { until: Ns; timer: TimerHandle; wasPaused: boolean } | undefined;
-  /** A slow window in progress: the timer that ends it. */
-  private slowing: TimerHandle | undefined;
+  /** The freeze fault: the firmware hung, output held. */
+  private readonly freezing: Freeze;
+  /** The faults that last, each ended by its own timer. */
+  private readonly slowing: FaultWindow;
+  private readonly fragmenting: FaultWindow;
+  private readonly brokerSlowing: FaultWindow;
   /**
    * A replay sets this: the RX bytes of noise faults come back as the trace's `rx` records, so
    * the fault only records itself and sends its toHost bytes.
    */
   noiseRxFromTrace = false;
-  /** Faults armed to fire on a host command, each with the matching lines still to come. */
-  private armed: Armed[] = [];
+  /** Faults armed to fire on a trigger. */
+  private readonly triggers: FaultTriggers;
 
   constructor(
     private readonly target: FaultTarget,
@@ -125,6 +135,13 @@ export class ModemFaults {
     broker?: FaultBroker,
   ) {
     this.broker = broker;
+    this.triggers = new FaultTriggers(target);
+    this.freezing = new Freeze(target);
+    const m = target;
+    const window = (kind: FaultKind, end: () => void, traced = true): FaultWindow => new FaultWindow(m.kernel, m.trace, kind, end, traced);
+    this.slowing = window('slow', () => (m.engine.latencyFactor = 1), false);
+    this.fragmenting = window('uartFragment', () => (m.uart.txSpacing = undefined));
+    this.brokerSlowing = window('brokerSlow', () => (m.mqtt.link.replyDelay = 0));
   }
 
   /** The embedded broker tcpDrop, brokerDown and brokerUp act on (undefined: an external one). */
@@ -182,40 +199,59 @@ export class ModemFaults {
     return this.apply({ kind: 'powerLoss' });
   }
 
+  /** For `forNs` the host gets the output in bursts of `chunk` bytes with `gap` of silence between. */
+  uartFragment(opts: FaultArgs<'uartFragment'>): Promise<string> {
+    return this.apply({ kind: 'uartFragment', ...opts });
+  }
+
+  /** For `forNs` every reply of the broker enters the model `delay` after it arrived. */
+  brokerSlow(delay: Ns, forNs: Ns): Promise<string> {
+    return this.apply({ kind: 'brokerSlow', delay, for: forNs });
+  }
+
   /**
-   * Arm `fault` to apply when the host completes the trigger's command line for the `nth` time
-   * (counted from now), at that instant: the command has queued, so a powerLoss or freeze meets
-   * it running. Resolves with the description once applied; returns at once with `disarm`.
+   * Arm `fault` to apply on the trigger's `nth` match (default 1, counted from now): the host
+   * completing a command line (`{command: '+MPUB'}`: the line has queued, so a powerLoss or
+   * freeze meets it running), the module emitting a URC (`{urc: 'CONNACK OK'}`: the URC has
+   * queued for the host, or is held behind a running command), or a state record
+   * (`{state: 'mqtt-link', to: 'session'}`). It applies at that instant, in a kernel event
+   * right after the one that matched; a broker fault holds model time there until the broker
+   * has acted. Resolves with the description once applied; returns at once with `disarm`.
+   * Throws FaultSpecError for a trigger that does not parse.
    */
   on(trigger: FaultTrigger, fault: Fault): { fired: Promise<string>; disarm(): void } {
-    let settle: Armed['settle'] = { resolve: () => undefined, reject: () => undefined };
+    const spec = parseTrigger(trigger, 'faults.on');
+    let settle: Settle = { resolve: () => undefined, reject: () => undefined };
     const fired = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
     // nobody need wait for it: an unheard rejection is not a crash
     fired.catch(() => undefined);
-    const entry: Armed = { trigger, fault, left: trigger.nth, settle };
-    this.armed.push(entry);
-    this.target.engine.onLine ??= (text) => this.sawLine(text);
-    return { fired, disarm: () => (this.armed = this.armed.filter((a) => a !== entry)) };
+    const disarm = this.triggers.arm(spec, () => this.fire(fault, settle));
+    return { fired, disarm };
   }
 
-  private sawLine(text: string): void {
-    for (const a of [...this.armed]) {
-      if (!lineMatches(a.trigger, text) || --a.left > 0) continue;
-      this.armed = this.armed.filter((x) => x !== a);
-      const { settle } = a;
-      this.apply(a.fault).then(
+  /** Faults armed and not fired yet. */
+  get armedCount(): number {
+    return this.triggers.count;
+  }
+
+  private fire(fault: Fault, settle: Settle): void {
+    // a broker fault acts on real sockets after awaits: model time must not run on meanwhile,
+    // or the drop would enter wherever the clock got to
+    const hold = isBrokerFault(fault) ? this.target.kernel.hold(`fault:${fault.kind}`, TRIGGERED_BROKER_HOLD_MS) : undefined;
+    this.apply(fault)
+      .then(
         (t) => settle.resolve(t),
         (err: unknown) => {
-          this.target.trace.record({ t: this.target.kernel.now, ev: 'fault', what: 'trigger-failed', detail: { fault: describeFault(a.fault), error: String(err) } });
+          this.target.trace.record({ t: this.target.kernel.now, ev: 'fault', what: 'trigger-failed', detail: { fault: describeFault(fault), error: String(err) } });
           settle.reject(err);
         },
-      );
-    }
+      )
+      .finally(() => hold?.release());
   }
 
   /** While a freeze runs: the firmware takes no input (the engine's gate asks). */
   get frozen(): boolean {
-    return this.freezing !== undefined;
+    return this.freezing.running;
   }
 
   /** The broker cuts the module's TCP link: `CLOSED`. Default id: `mqtt.clientId`. */
@@ -383,69 +419,30 @@ export class ModemFaults {
         m.reboot();
         return undefined;
       case 'freeze':
-        this.startFreeze(f.for);
+        this.freezing.start(f.for);
         return undefined;
       case 'noise':
-        this.inject(f);
+        injectNoise(m, f, this.noiseRxFromTrace);
         return undefined;
       case 'slow':
-        this.slowing?.cancel();
         m.engine.latencyFactor = f.factor;
-        this.slowing = m.kernel.after(
-          f.for,
-          () => {
-            this.slowing = undefined;
-            m.engine.latencyFactor = 1;
-          },
-          'fault:slow-over',
-        );
+        this.slowing.open(f.for);
+        return undefined;
+      case 'uartFragment':
+        // a fresh count: the first burst starts with the next byte
+        m.uart.txSpacing = new TxBursts(f.chunk, f.gap).spacing;
+        this.fragmenting.open(f.for);
+        return undefined;
+      case 'brokerSlow':
+        // first, so a modem without MQTT refuses before a window opens
+        m.mqtt.link.replyDelay = f.delay;
+        this.brokerSlowing.open(f.for);
         return undefined;
       case 'powerLoss':
         // a hung firmware does not outlive its power: it boots afresh
-        this.endFreeze();
+        this.freezing.end();
         m.powerLoss();
         return undefined;
-    }
-  }
-
-  private startFreeze(forNs: Ns): void {
-    const m = this.target;
-    const until = m.kernel.now + forNs;
-    const running = this.freezing;
-    // overlapping freezes: the module resumes when the later one ends
-    if (running !== undefined && running.until >= until) return;
-    running?.timer.cancel();
-    const wasPaused = running?.wasPaused ?? m.uart.txPaused;
-    m.uart.txPaused = true;
-    this.freezing = { until, wasPaused, timer: m.kernel.after(forNs, () => this.endFreeze(), 'fault:freeze-over') };
-  }
-
-  private endFreeze(): void {
-    const running = this.freezing;
-    if (running === undefined) return;
-    this.freezing = undefined;
-    running.timer.cancel();
-    const m = this.target;
-    m.trace.record({ t: m.kernel.now, ev: 'fault', what: 'freeze-over', detail: {} });
-    // what flow control held before the freeze stays held
-    m.uart.txPaused = running.wasPaused;
-  }
-
-  /** Seeded streams of their own, so a replay that feeds the RX part from the trace draws the same toHost bytes. */
-  private inject(f: Extract<Fault, { kind: 'noise' }>): void {
-    const m = this.target;
-    const rx: number[] = [];
-    if (f.burst !== undefined) for (let i = 0; i < f.burst.length; i += 2) rx.push(parseInt(f.burst.slice(i, i + 2), 16));
-    if (f.bytes !== undefined) {
-      const s = m.kernel.prng.stream('fault:noise:rx');
-      for (let i = 0; i < f.bytes; i++) rx.push(s.int(0, 255));
-    }
-    if (rx.length > 0 && !this.noiseRxFromTrace) m.uart.receive(Uint8Array.from(rx));
-    if (f.toHost !== undefined) {
-      const s = m.kernel.prng.stream('fault:noise:host');
-      const out = new Uint8Array(f.toHost);
-      for (let i = 0; i < out.length; i++) out[i] = s.int(0, 255);
-      m.uart.send(out);
     }
   }
 }

@@ -25,7 +25,11 @@ export type Fault =
   /** Every latency drawn is `factor` times the profile's, for `for` ns. */
   | { kind: 'slow'; factor: number; for: Ns }
   /** Power cut: nothing more is printed, RAM state lost, flash kept; boots again after the reset delay. */
-  | { kind: 'powerLoss' };
+  | { kind: 'powerLoss' }
+  /** For `for` ns the host gets the module's output in bursts of `chunk` bytes, `gap` ns of silence between. */
+  | { kind: 'uartFragment'; chunk: number; gap: Ns; for: Ns }
+  /** For `for` ns every reply of the broker enters the model `delay` ns after it arrived. */
+  | { kind: 'brokerSlow'; delay: Ns; for: Ns };
 
 export type FaultKind = Fault['kind'];
 
@@ -47,6 +51,8 @@ const FAULT_ARGS: Readonly<Record<FaultKind, readonly string[]>> = {
   noise: ['bytes', 'burst', 'toHost'],
   slow: ['factor', 'for'],
   powerLoss: [],
+  uartFragment: ['chunk', 'gap', 'for'],
+  brokerSlow: ['delay', 'for'],
 };
 
 // own keys only: a fault named "toString" is no fault
@@ -59,7 +65,7 @@ type Obj = SpecObject;
 const isObj = isSpecObject;
 
 /** Messages name the place first, as the scenario loader's do (typed where declared, so `fail` narrows). */
-class At extends SpecPlace {
+export class At extends SpecPlace {
   constructor(text: string) {
     super(text, (m) => new FaultSpecError(m));
   }
@@ -73,7 +79,10 @@ class At extends SpecPlace {
 
 /** Garbage bytes a noise fault may carry at once: enough to overrun a line, bounded for memory. */
 const MAX_NOISE_BYTES = 65536;
-
+/** A burst of uartFragment: one byte up to a USB bulk transfer's worth many times over. */
+const MAX_CHUNK_BYTES = 65536;
+/** brokerSlow's delay: far past any wait of the module (MCONNECT's is 20 s), bounded so model time stays sane. */
+const MAX_BROKER_DELAY: Ns = 3600e9;
 
 const NO_SERVICE_STATS = [0, 2, 3, 4] as const;
 const noServiceStat = (n: number): n is (typeof NO_SERVICE_STATS)[number] => (NO_SERVICE_STATS as readonly number[]).includes(n);
@@ -136,6 +145,16 @@ export function parseFault(value: unknown, where: string): Fault {
       if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0 || factor > 1000) fp.fail('factor must be a number in (0, 1000]');
       return { kind, factor, for: fp.duration(args.for, 'for') };
     }
+    case 'uartFragment': {
+      if (args.chunk === undefined || args.gap === undefined || args.for === undefined) return fp.fail('give chunk, gap and for');
+      return { kind, chunk: fp.int(args.chunk, 'chunk', 1, MAX_CHUNK_BYTES), gap: fp.duration(args.gap, 'gap'), for: fp.duration(args.for, 'for') };
+    }
+    case 'brokerSlow': {
+      if (args.delay === undefined || args.for === undefined) return fp.fail('give delay and for');
+      const delay = fp.duration(args.delay, 'delay');
+      if (delay > MAX_BROKER_DELAY) fp.fail('delay must be at most 1 h');
+      return { kind, delay, for: fp.duration(args.for, 'for') };
+    }
     case 'noise': {
       const f: Fault = { kind };
       if (args.bytes !== undefined) f.bytes = fp.int(args.bytes, 'bytes', 1, MAX_NOISE_BYTES);
@@ -157,40 +176,18 @@ export function parseFault(value: unknown, where: string): Fault {
   }
 }
 
+/** Arguments that are durations (model ns): written `…ns` in a trace, `2 s` in a description. */
+const DURATION_ARGS: ReadonlySet<string> = new Set(['for', 'gap', 'delay']);
+
 /**
  * A fault's arguments as parseFault reads them back (the `detail` of its trace record, so a
  * replay applies the same fault): durations are written in ns, since a bare number is seconds.
  */
 export function faultDetail(f: Fault): Record<string, unknown> {
   const { kind: _kind, ...args } = f;
-  if (f.kind === 'freeze' || f.kind === 'slow') return { ...args, for: `${f.for}ns` };
-  return args;
-}
-
-/** When an armed fault fires: the `nth` (from 1) command line the host completes that starts with `AT` + `command`. */
-export interface FaultTrigger {
-  /** `+MPUB` matches `AT+MPUB=…` and `at+mpub?`, not `AT+MPUBEX=…` (case-insensitive). */
-  command: string;
-  nth: number;
-}
-
-/** Parse `{command: "+MPUB", nth: 2}` (nth default 1). */
-export function parseTrigger(value: unknown, where: string): FaultTrigger {
-  const at = new At(`${where}: on`);
-  if (!isObj(value)) return at.fail('on wants {command: "+MPUB", nth: 1}');
-  at.keys(value, ['command', 'nth']);
-  if (value.command === undefined) at.fail('give command (e.g. "+MPUB")');
-  const command = at.string(value.command, 'command');
-  if (!/^[+&]?[A-Za-z0-9]+$/.test(command)) at.fail('command must be a command name such as "+MPUB" or "+CSQ"');
-  return { command, nth: value.nth === undefined ? 1 : at.int(value.nth, 'nth', 1, 1_000_000) };
-}
-
-/** Whether a command line completes the trigger's command. */
-export function lineMatches(t: FaultTrigger, line: string): boolean {
-  const head = `AT${t.command}`.toUpperCase();
-  if (line.length < head.length || line.slice(0, head.length).toUpperCase() !== head) return false;
-  // the name ends there: +MPUB is not +MPUBEX
-  return !/[A-Za-z0-9]/.test(line.charAt(head.length));
+  const out: Record<string, unknown> = { ...args };
+  for (const [k, v] of Object.entries(args)) if (DURATION_ARGS.has(k) && typeof v === 'number') out[k] = `${v}ns`;
+  return out;
 }
 
 /** How a fault reads in a transcript and a control reply: `signal (rssi: 5)`. */
@@ -199,7 +196,7 @@ export function describeFault(f: Fault): string {
   const a = Object.entries(args)
     // an in-process call may pass an argument as undefined: it was not given
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${k === 'for' && typeof v === 'number' ? formatDuration(v) : String(v)}`)
+    .map(([k, v]) => `${k}: ${DURATION_ARGS.has(k) && typeof v === 'number' ? formatDuration(v) : String(v)}`)
     .join(', ');
   return a === '' ? kind : `${kind} (${a})`;
 }

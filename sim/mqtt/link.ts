@@ -4,8 +4,10 @@
  * epochs, in-order reports).
  *
  * On top of the connection this adds the session: a kernel hold while the model waits on the
- * broker (CONNACK, SUBACK, PUBACK/PUBCOMP, PINGRESP), the reply injected as a kernel event, the
- * URC after the profile's latency, and inbound flow control.
+ * broker (CONNACK, SUBACK, PUBACK/PUBCOMP, PINGRESP), the reply brought in through the
+ * connection's `arrive` (at once, or brokerSlow's delay later), the URC after the profile's
+ * latency, and inbound flow control. The module's wait for CONNACK runs in model time, so a
+ * CONNACK delayed past it ends as one that never came: ERROR, then CLOSED.
  *
  * Teardown comes in two kinds: the peer or the network dropping the socket (`CLOSED`, after any
  * URC already due), and the module letting go itself (MIPCLOSE, MDISCONNECT, PDP loss,
@@ -14,13 +16,13 @@
 import type { MqttClient } from 'mqtt';
 import { generate } from 'mqtt-packet';
 import type { ClockDriver } from '../clock.js';
-import type { IoHold, Kernel, Ns } from '../kernel.js';
+import type { IoHold, Kernel, Ns, TimerHandle } from '../kernel.js';
 import type { Logger } from '../log.js';
 import type { LatencyKey } from '../profile.js';
 import type { Trace } from '../trace.js';
 import { BridgeConnection } from '../bridge/connection.js';
 import type { BridgeSocket, DialResult } from '../bridge/dial.js';
-import { CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from './session-client.js';
+import { CONNACK_WAIT, CONNACK_WALL_TIMEOUT_MS, createBridgeClient, SessionConfig } from './session-client.js';
 import { KernelTimer } from './kernel-timer.js';
 import { SessionStore } from './session-store.js';
 import { topicMatches } from './payload.js';
@@ -105,6 +107,8 @@ export class MqttLink {
   private client: MqttClient | undefined;
   private timer: KernelTimer | undefined;
   private connackSeen = false;
+  /** MCONNECT's wait for CONNACK, in model time. */
+  private connackWait: TimerHandle | undefined;
   private readonly ops = new Set<InFlight>();
   /** QoS 1/2 publishes not yet on the wire, in order: their packet id comes with 'packetsend'. */
   private readonly unsent: InFlight[] = [];
@@ -157,6 +161,15 @@ export class MqttLink {
     return this.conn.target;
   }
 
+  /** The brokerSlow fault: what the broker sends enters the model this much after it arrived. */
+  get replyDelay(): Ns {
+    return this.conn.replyDelay;
+  }
+
+  set replyDelay(delay: Ns) {
+    this.conn.replyDelay = delay;
+  }
+
   /** MIPSTART/SSLMIPSTART after its `OK`: `CONNECT OK`, or `STATE:` + `CONNECT FAIL`. */
   open(route: RouteResult): void {
     this.setPhase('opening');
@@ -203,7 +216,8 @@ export class MqttLink {
         fired = true;
         if (sync) return answer(!err);
         const o = op;
-        if (o) this.complete(o, 'mqtt-pub-written', () => this.answer(o, !err));
+        // the socket took the packet: the module's own doing, not a reply of the broker
+        if (o) this.complete(o, 'mqtt-pub-written', () => this.answer(o, !err), 'local');
       });
       sync = false;
       // not written yet: the socket is full and the library waits for 'drain'
@@ -354,6 +368,9 @@ export class MqttLink {
     this.client = client;
     this.timer = timer;
     const op = this.track('mqtt-connack', undefined, CONNACK_WALL_TIMEOUT_MS + 1000);
+    // model time stands still while the CONNECT is on the wire (the hold): this runs out only
+    // in real time or when brokerSlow delays the CONNACK past it
+    this.connackWait = this.env.kernel.after(CONNACK_WAIT, () => this.connackTimedOut(epoch), 'mqtt-connack-wait');
     client.on('error', (err) => {
       this.env.log.info({ err: err.message }, 'MQTT session error');
       this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-error', detail: err.message });
@@ -362,6 +379,7 @@ export class MqttLink {
       this.complete(op, 'mqtt-connack', () => {
         if (!this.conn.current(epoch)) return;
         this.connackSeen = true;
+        this.stopConnackWait();
         this.report(this.env.latency('mqtt.connack'), () => this.env.urc('CONNACK OK'), () => this.setPhase('session'));
         for (const ack of this.lateAcks.splice(0)) this.reportLateAck(ack);
       }),
@@ -385,7 +403,7 @@ export class MqttLink {
         this.releasePingHold();
       } else if (p.cmd === 'pubrec' && p.messageId !== undefined) {
         const q = this.byId.get(p.messageId);
-        if (q) this.env.clock.inject('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC'), undefined, 'fact'));
+        if (q) this.conn.arrive('mqtt-pubrec', () => this.conn.current(epoch) && this.report(this.env.latency('mqtt.pubrec'), () => this.env.urc('PUBREC'), undefined, 'fact'));
       } else if ((p.cmd === 'puback' || p.cmd === 'pubcomp') && p.messageId !== undefined) {
         const id = p.messageId;
         const mine = this.byId.get(id);
@@ -395,7 +413,7 @@ export class MqttLink {
         const late = mine === undefined ? this.persistent?.pending.get(id) : undefined;
         if (late !== undefined) {
           this.persistent?.pending.delete(id);
-          this.env.clock.inject('mqtt-late-ack', () => {
+          this.conn.arrive('mqtt-late-ack', () => {
             if (!this.conn.current(epoch)) return;
             this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-resent-acked', detail: { messageId: id } });
             // mqtt.js re-sends the store before it reports the CONNACK: the module prints CONNACK OK first
@@ -417,7 +435,7 @@ export class MqttLink {
       if (echo >= 0) this.ownEchoes.splice(echo, 1)[0]!.hold.release();
       this.resumeHold?.release();
       this.resumeHold = undefined;
-      this.env.clock.inject('mqtt-rx', () => {
+      this.conn.arrive('mqtt-rx', () => {
         this.arriving--;
         if (qe !== this.quietEpoch) return;
         this.stats.received++;
@@ -526,6 +544,7 @@ export class MqttLink {
     this.resumeHold = undefined;
     this.releasePingHold();
     this.readingPaused = false;
+    this.stopConnackWait();
     this.timer?.stop();
     this.timer = undefined;
     const c = this.client;
@@ -562,13 +581,41 @@ export class MqttLink {
     op.hold = undefined;
   }
 
-  /** A reply arrived (outside model time): bring it in, then let the clock go. */
-  private complete(op: InFlight, label: string, fn: () => void): void {
-    this.env.clock.inject(label, () => {
+  /**
+   * A reply arrived (outside model time): bring it in, then let the clock go. A `local`
+   * completion (the socket took a packet) is the module's own and never delayed.
+   */
+  private complete(op: InFlight, label: string, fn: () => void, from: 'broker' | 'local' = 'broker'): void {
+    const run = (): void => {
       this.ops.delete(op);
       fn();
-    });
+    };
+    if (from === 'local') this.env.clock.inject(label, run);
+    else this.conn.arrive(label, run);
     this.release(op);
+  }
+
+  private stopConnackWait(): void {
+    this.connackWait?.cancel();
+    this.connackWait = undefined;
+  }
+
+  /**
+   * No CONNACK within MCONNECT's wait: the module gives up as when the library does (the
+   * wall-time path: it closes the socket), so the host hears ERROR, then CLOSED.
+   */
+  private connackTimedOut(epoch: number): void {
+    this.connackWait = undefined;
+    if (!this.conn.current(epoch) || this.connackSeen || this.phase !== 'handshake') return;
+    this.env.log.info({ waitedNs: CONNACK_WAIT }, 'no CONNACK in time');
+    this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'mqtt-connack-timeout', detail: { waitedNs: CONNACK_WAIT } });
+    this.conn.invalidate();
+    this.detachClient();
+    this.conn.release('no CONNACK');
+    this.abandonOps(true);
+    this.setPhase('offline');
+    this.report(this.env.latency('mqtt.connack'), () => this.env.urc('ERROR'));
+    this.report(this.env.latency('mqtt.closed'), () => this.env.urc('CLOSED'));
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import { IClientOptions, MqttClient, type IStore } from 'mqtt';
 import type { BridgeSocket } from '../bridge/dial.js';
+import { ms, type Ns } from '../kernel.js';
 import type { KernelTimer } from './kernel-timer.js';
 
 /** What AT+MCONFIG and AT+MCONNECT set. */
@@ -21,6 +22,11 @@ export interface SessionConfig {
 
 /** Wall time the library waits for CONNACK before it gives up (the kernel hold guard matches). */
 export const CONNACK_WALL_TIMEOUT_MS = 20_000;
+/**
+ * MCONNECT's wait for CONNACK in model time, the same 20 s: what gives up a CONNACK that the
+ * brokerSlow fault delays (the wall timer never sees it late: it arrived on time).
+ */
+export const CONNACK_WAIT: Ns = ms(CONNACK_WALL_TIMEOUT_MS);
 
 /**
  * `outgoing` is the session's store of unacknowledged QoS 1/2 PUBLISHes: handed from one

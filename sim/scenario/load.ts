@@ -10,7 +10,8 @@ import { profiles } from '../profiles/index.js';
 import { ByteError, bytesOf, latin1Bytes } from './bytes.js';
 import { parseDuration } from './duration.js';
 import { isSpecObject, SpecPlace } from '../spec-place.js';
-import { FaultSpecError, parseFault, parseTrigger, type Fault, type FaultTrigger } from '../faults/spec.js';
+import { FaultSpecError, parseFault, type Fault } from '../faults/spec.js';
+import { parseTrigger, type FaultTrigger } from '../faults/trigger-spec.js';
 import {
   BrokerSpec,
   DEFAULTS,

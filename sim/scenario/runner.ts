@@ -25,7 +25,7 @@ import { FarClient } from './far.js';
 import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { ScenarioError } from './load.js';
-import { describeFault, FaultError } from '../faults/index.js';
+import { describeFault, describeTrigger, FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
 import type { OutputExpect, PayloadExpect, Scenario, Step, StepAction } from './types.js';
@@ -299,9 +299,9 @@ class ScenarioRun {
       }
       case 'fault': {
         if (step.on !== undefined) {
-          // the host's command fires it; a fault that then cannot apply is traced as trigger-failed
+          // its trigger fires it; a fault that then cannot apply is traced as trigger-failed
           m.faults.on(step.on, step.fault);
-          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on AT${step.on.command} #${step.on.nth}`], i);
+          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on ${describeTrigger(step.on)}`], i);
           return;
         }
         let text: string;

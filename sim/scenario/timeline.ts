@@ -12,7 +12,7 @@
  */
 import { sec, type Ns } from '../kernel.js';
 import type { Modem } from '../modem.js';
-import { describeFault, FaultError, type FaultBroker } from '../faults/index.js';
+import { describeFault, describeTrigger, FaultError, type FaultBroker } from '../faults/index.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
@@ -221,9 +221,9 @@ class TimelineRun {
       }
       case 'fault': {
         if (step.on !== undefined) {
-          // the host's command fires it; a fault that then cannot apply is traced as trigger-failed
+          // its trigger fires it; a fault that then cannot apply is traced as trigger-failed
           m.faults.on(step.on, step.fault);
-          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on AT${step.on.command} #${step.on.nth}`], i);
+          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on ${describeTrigger(step.on)}`], i);
           return;
         }
         let text: string;

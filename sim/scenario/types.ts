@@ -4,7 +4,8 @@
  * Buffers, so payloads with any byte value round-trip.
  */
 import type { Ns } from '../kernel.js';
-import type { Fault, FaultTrigger } from '../faults/spec.js';
+import type { Fault } from '../faults/spec.js';
+import type { FaultTrigger } from '../faults/trigger-spec.js';
 
 // the fault API owns faults; a scenario step only carries one
 export type { Fault, FaultKind } from '../faults/spec.js';
@@ -32,7 +33,7 @@ export type StepAction =
   | { kind: 'expect'; expect: OutputExpect; within: Ns }
   | { kind: 'wait'; ns: Ns; silent: boolean }
   | { kind: 'until'; state: UntilState; within: Ns }
-  /** With `on`: armed now, applied when the host sends that command. */
+  /** With `on`: armed now, applied when the trigger fires (a host command, a URC, a state change). */
   | { kind: 'fault'; fault: Fault; on?: FaultTrigger }
   | { kind: 'farPublish'; topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
   | { kind: 'farExpect'; topic: string; payload?: PayloadExpect; within: Ns }

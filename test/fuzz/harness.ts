@@ -13,8 +13,8 @@
  *   `+FSMEM` within it;
  * - **no timers left when idle**: once the model has settled (no command line running, as the
  *   engine's afterLine() tells), the only kernel events still queued are the MQTT keepalive of
- *   a session that is open (phase handshake or session; one of it), no I/O hold is open, no URC
- *   is held, the TX FIFO is empty;
+ *   a session that is open (phase handshake or session; one of it) and the end of a uartFragment
+ *   or brokerSlow window, no I/O hold is open, no URC is held, the TX FIFO is empty;
  * - **no crash, no hang**: no event or handler throws, every step settles within an hour of
  *   model time and a wall-time bound.
  */
@@ -94,10 +94,12 @@ const SETTLE_BUDGET: Ns = sec(3600);
 const SETTLE_FIRST: Ns = sec(200);
 /** Wall time any one wait may take (a model stuck in zero-time events never reaches its deadline). */
 const WALL_LIMIT_MS = 20_000;
+/** Faults that last end by a timer of their own: an idle model may have them queued in any phase. */
+const WINDOW_TIMERS: readonly string[] = ['fault:uartFragment-over', 'fault:brokerSlow-over'];
 /** The labels a settled, idle model may still have queued, by MQTT link phase. */
-const IDLE_TIMERS: Readonly<Record<string, readonly string[]>> = { handshake: ['mqtt-keepalive'], session: ['mqtt-keepalive'] };
+const IDLE_TIMERS: Readonly<Record<string, readonly string[]>> = { handshake: ['mqtt-keepalive', ...WINDOW_TIMERS], session: ['mqtt-keepalive', ...WINDOW_TIMERS] };
 
-const NO_TIMERS: readonly string[] = [];
+const NO_TIMERS: readonly string[] = WINDOW_TIMERS;
 
 const chr = (c: number): string => String.fromCharCode(c);
 const printable = (c: number): boolean => c >= 0x20 && c <= 0x7e;
@@ -343,13 +345,13 @@ export class FuzzModem {
     const m = this.m;
     const linked = (): boolean => ['open', 'handshake', 'session'].includes(m.mqtt.link.phase);
     const wall0 = performance.now();
-    // the drop's own report is queued by now: let it run
-    await m.clock.advance(0);
+    // the drop's own report is queued by now: let it run (under brokerSlow it enters that much later)
+    await m.clock.advance(m.mqtt.link.replyDelay);
     if (!linked()) return;
     this.counters.dropNoticedLate++;
     while (linked() && performance.now() - wall0 < 2000) {
       await watchKernelWake(m.kernel, 50).done;
-      await m.clock.advance(0);
+      await m.clock.advance(m.mqtt.link.replyDelay);
     }
     if (linked()) this.obs.problem(`the broker dropped the session but the link is still ${m.mqtt.link.phase} 2 s (wall) later; broker announces ${m.mqtt.clientId}: ${this.world.watch.connected(m.mqtt.clientId)}`);
   }

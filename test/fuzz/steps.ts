@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import type { Fault } from '../../sim/faults/index.js';
+import { ms, sec } from '../../sim/kernel.js';
 import { JS_MARKERS } from './observer.js';
 
 export type Step =
@@ -265,6 +266,12 @@ const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   fc.constantFrom<Fault>({ kind: 'register' }, { kind: 'register', roaming: true }, { kind: 'register', lac: '1a2b', ci: '00a2c315' }),
   fc.integer({ min: 0, max: 31 }).map((rssi): Fault => ({ kind: 'signal', rssi })),
   fc.constant<Fault>({ kind: 'reboot' }),
+  // chunks of 2 and up: the baud check wants two bytes of an answer back to back
+  fc
+    .record({ chunk: fc.constantFrom(2, 8, 64), gap: fc.constantFrom(ms(1), ms(20), ms(200)), for: fc.constantFrom(sec(5), sec(60)) })
+    .map((a): Fault => ({ kind: 'uartFragment', ...a })),
+  // 25 s: past MIPSTART's and MCONNECT's waits, so their failures are reached too
+  fc.record({ delay: fc.constantFrom(ms(100), sec(3), sec(25)), for: fc.constantFrom(sec(10), sec(120)) }).map((a): Fault => ({ kind: 'brokerSlow', ...a })),
 );
 
 export interface StepWeights {
