@@ -217,6 +217,7 @@ export class Uart {
   }
 
   private rxByte(b: number): void {
+    if (this.rxCorrupt !== undefined) b = this.rxCorrupt(b);
     if (this.trace.enabled) this.trace.record({ t: this.kernel.now, ev: 'rx', b });
     if (this.rxPressured && this.rx.queued <= this.rxLowWater) this.releasePressure();
     this.toModem(b);
@@ -229,6 +230,7 @@ export class Uart {
   }
 
   private txByte(b: number): void {
+    if (this.txCorrupt !== undefined) b = this.txCorrupt(b);
     const now = this.kernel.now;
     if (this.trace.enabled) this.trace.record({ t: now, ev: 'tx', b });
     this.onTxByte?.(b, now);
@@ -260,6 +262,14 @@ export class Uart {
     this.tx.paused = v;
     if (!v) this.tx.resume();
   }
+
+  /**
+   * Line noise (the noise fault's `rate`, sim/faults/line.ts): each byte that crosses the line
+   * paced, towards the module (`rx`) or the host (`tx`), as it arrives at the far end; the trace
+   * records what arrived. Unset: bytes arrive as sent.
+   */
+  rxCorrupt: ((b: number) => number) | undefined;
+  txCorrupt: ((b: number) => number) | undefined;
 
   /**
    * Where the next byte for the host starts, given the instant it could (`earliest`) and the

@@ -31,6 +31,7 @@ describe('parseFault for the line and power faults', () => {
     expect(parseFault({ freeze: { for: '3s' } }, 'here')).toEqual({ kind: 'freeze', for: sec(3) });
     expect(parseFault({ noise: { burst: 'FF00', toHost: 4 } }, 'here')).toEqual({ kind: 'noise', burst: 'ff00', toHost: 4 });
     expect(parseFault({ noise: { bytes: 8 } }, 'here')).toEqual({ kind: 'noise', bytes: 8 });
+    expect(parseFault({ noise: { rate: 0.01, for: '5s', corrupt: 'tx' } }, 'here')).toEqual({ kind: 'noise', rate: 0.01, for: sec(5), corrupt: 'tx' });
     expect(parseFault({ slow: { factor: 2.5, for: '250ms' } }, 'here')).toEqual({ kind: 'slow', factor: 2.5, for: ms(250) });
     expect(parseFault('powerLoss', 'here')).toEqual({ kind: 'powerLoss' });
   });
@@ -40,6 +41,7 @@ describe('parseFault for the line and power faults', () => {
       { kind: 'freeze', for: 1_234_567 },
       { kind: 'slow', factor: 3, for: sec(20) },
       { kind: 'noise', bytes: 3, burst: 'a5', toHost: 2 },
+      { kind: 'noise', rate: 0.25, for: ms(1500), corrupt: 'rx' },
       { kind: 'powerLoss' },
     ];
     for (const f of faults) expect(parseFault({ [f.kind]: faultDetail(f) }, 'trace')).toEqual(f);
@@ -50,7 +52,10 @@ describe('parseFault for the line and power faults', () => {
     const bad: Array<[unknown, string]> = [
       ['freeze', 'here: fault freeze: give for (a duration)'],
       [{ freeze: { for: 'soon' } }, 'here: fault freeze: for must be a duration above 0'],
-      [{ noise: {} }, 'here: fault noise: give bytes, burst or toHost'],
+      [{ noise: {} }, 'here: fault noise: give bytes, burst, toHost or rate (with for)'],
+      [{ noise: { rate: 2, for: '1s' } }, 'here: fault noise: rate must be a number above 0 and at most 1'],
+      [{ noise: { rate: 0.1 } }, 'here: fault noise: give for (how long the line is noisy) with rate'],
+      [{ noise: { rate: 0.1, for: '1s', corrupt: 'up' } }, 'here: fault noise: corrupt must be one of both, rx, tx'],
       [{ noise: { burst: 'abc' } }, 'here: fault noise: burst must be hex digits'],
       [{ noise: { bytes: 0 } }, 'here: fault noise: bytes must be an integer in 1..65536'],
       [{ slow: { factor: 0, for: '1s' } }, 'here: fault slow: factor must be a number in (0, 1000]'],
@@ -144,6 +149,41 @@ describe('noise', () => {
     const a = await draw();
     expect(a).toHaveLength(16);
     expect(await draw()).toEqual(a);
+  });
+
+  it('rate with corrupt: tx flips one bit of each byte to the host for the window (rate 1), the trace holds what arrived; after it, answers are clean and noise-over is traced', async () => {
+    const m = await modem();
+    const t0 = m.kernel.now;
+    await m.faults.noise({ rate: 1, for: ms(100), corrupt: 'tx' });
+    m.host.write('AT\r');
+    await m.host.advance(ms(50));
+    const got = [...Buffer.from(m.host.take(), 'latin1')];
+    const sent = [...Buffer.from('AT\r\r\nOK\r\n', 'latin1')];
+    expect(got).toHaveLength(sent.length);
+    // exactly one bit differs in every byte
+    expect(got.map((b, i) => (b ^ sent[i]!).toString(2).replace(/0/g, ''))).toEqual(sent.map(() => '1'));
+    expect(byteRecords(m, 'tx', t0).map((r) => r.b)).toEqual(got);
+    // the module heard the command as sent
+    expect(rxBytes(m, t0)).toEqual([...Buffer.from('AT\r', 'latin1')]);
+    await m.host.advance(ms(60));
+    expect(m.trace.records.some((r) => r.ev === 'fault' && r.what === 'noise-over')).toBe(true);
+    expect(await m.host.command('AT')).toBe('AT\r\r\nOK\r\n');
+  });
+
+  it('rate with corrupt: rx garbles what the module hears (rate 1): no OK comes back; the same seed corrupts the same bits', async () => {
+    const heard = async (): Promise<number[]> => {
+      const m = await modem({ seed: 5 });
+      const t0 = m.kernel.now;
+      await m.faults.noise({ rate: 1, for: sec(1), corrupt: 'rx' });
+      m.host.write('AT+CSQ\r');
+      await m.host.advance(ms(200));
+      expect(m.host.take()).not.toContain('OK');
+      return rxBytes(m, t0);
+    };
+    const a = await heard();
+    expect(a).toHaveLength(7);
+    expect(a.map((b, i) => (b ^ 'AT+CSQ\r'.charCodeAt(i)).toString(2).replace(/0/g, ''))).toEqual(Array(7).fill('1'));
+    expect(await heard()).toEqual(a);
   });
 
   it('toHost: N garbage bytes reach the host behind queued output, at one byte time apiece', async () => {

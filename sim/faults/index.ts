@@ -18,7 +18,7 @@ import type { CellChange, NoServiceStat } from '../network/cell.js';
 import type { SignalChange } from '../network/signal.js';
 import type { Trace } from '../trace.js';
 import { TxBursts } from './bursts.js';
-import { Freeze, injectNoise } from './line.js';
+import { corruptLine, Freeze, injectNoise } from './line.js';
 import { describeFault, Fault, faultDetail, FaultKind } from './spec.js';
 import { FaultTriggers } from './triggers.js';
 import { type FaultTrigger, parseTrigger } from './trigger-spec.js';
@@ -76,6 +76,9 @@ export interface FaultUart {
   txPaused: boolean;
   /** Where each byte for the host starts (the uartFragment fault's bursts); unset: back to back. */
   txSpacing: TxSpacing | undefined;
+  /** Each byte as it arrives across a noisy line (the noise fault's `rate`); unset: as sent. */
+  rxCorrupt: ((b: number) => number) | undefined;
+  txCorrupt: ((b: number) => number) | undefined;
 }
 
 /** The parts of a modem faults act on (a Modem is one). */
@@ -121,6 +124,8 @@ export class ModemFaults {
   private readonly slowing: FaultWindow;
   private readonly fragmenting: FaultWindow;
   private readonly brokerSlowing: FaultWindow;
+  /** A noise fault's window of corrupted bytes (`rate`, `for`). */
+  private readonly noisy: FaultWindow;
   /**
    * A replay sets this: the RX bytes of noise faults come back as the trace's `rx` records, so
    * the fault only records itself and sends its toHost bytes.
@@ -142,6 +147,10 @@ export class ModemFaults {
     this.slowing = window('slow', () => (m.engine.latencyFactor = 1), false);
     this.fragmenting = window('uartFragment', () => (m.uart.txSpacing = undefined));
     this.brokerSlowing = window('brokerSlow', () => (m.mqtt.link.replyDelay = 0));
+    this.noisy = window('noise', () => {
+      m.uart.rxCorrupt = undefined;
+      m.uart.txCorrupt = undefined;
+    });
   }
 
   /** The embedded broker tcpDrop, brokerDown and brokerUp act on (undefined: an external one). */
@@ -423,6 +432,10 @@ export class ModemFaults {
         return undefined;
       case 'noise':
         injectNoise(m, f, this.noiseRxFromTrace);
+        if (f.rate !== undefined && f.for !== undefined) {
+          corruptLine(m, m.uart, f.rate, f.corrupt ?? 'both', this.noiseRxFromTrace);
+          this.noisy.open(f.for);
+        }
         return undefined;
       case 'slow':
         m.engine.latencyFactor = f.factor;

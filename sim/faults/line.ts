@@ -1,10 +1,11 @@
 /**
  * The line faults that act on the module's UART directly: a freeze (the firmware hangs: input
- * lost, output held) and noise (garbage into its RX and/or out to the host).
+ * lost, output held) and noise (garbage into its RX and/or out to the host; or, for a window,
+ * each byte crossing the line corrupted with a chance).
  */
 import type { Kernel, Ns, TimerHandle } from '../kernel.js';
 import type { Trace } from '../trace.js';
-import type { Fault } from './spec.js';
+import type { Fault, NoiseDirection } from './spec.js';
 
 /** What the line faults act on (a Modem is one). */
 export interface LineFaultTarget {
@@ -66,4 +67,25 @@ export function injectNoise(m: LineFaultTarget, f: Extract<Fault, { kind: 'noise
     for (let i = 0; i < out.length; i++) out[i] = s.int(0, 255);
     m.uart.send(out);
   }
+}
+
+/** What a noisy line acts on: the UART's corruption hooks (a Uart has them). */
+export interface NoisyUart {
+  rxCorrupt: ((b: number) => number) | undefined;
+  txCorrupt: ((b: number) => number) | undefined;
+}
+
+/**
+ * A noisy line for a window: each byte crossing it, in the directions asked, has one bit
+ * flipped with chance `rate` (seeded, a stream per direction). A replay that feeds the RX from
+ * the trace (`rxFromTrace`) gets the corrupted bytes there already, so only the host's side is
+ * corrupted again; its stream is its own, so it draws as the recording did.
+ */
+export function corruptLine(m: Pick<LineFaultTarget, 'kernel'>, uart: NoisyUart, rate: number, dir: NoiseDirection, rxFromTrace: boolean): void {
+  const corrupter = (stream: string): ((b: number) => number) => {
+    const s = m.kernel.prng.stream(stream);
+    return (b) => (s.next() < rate ? b ^ (1 << s.int(0, 7)) : b);
+  };
+  uart.rxCorrupt = dir !== 'tx' && !rxFromTrace ? corrupter('fault:noise:line-rx') : undefined;
+  uart.txCorrupt = dir !== 'rx' ? corrupter('fault:noise:line-tx') : undefined;
 }

@@ -21,7 +21,7 @@ export type Fault =
   /** The firmware hangs for `for` ns: input lost, output held until it resumes. */
   | { kind: 'freeze'; for: Ns }
   /** Garbage on the line: `bytes` random or `burst` (hex) into the module's RX, `toHost` random bytes out. */
-  | { kind: 'noise'; bytes?: number; burst?: string; toHost?: number }
+  | { kind: 'noise'; bytes?: number; burst?: string; toHost?: number; rate?: number; for?: Ns; corrupt?: NoiseDirection }
   /** Every latency drawn is `factor` times the profile's, for `for` ns. */
   | { kind: 'slow'; factor: number; for: Ns }
   /** Power cut: nothing more is printed, RAM state lost, flash kept; boots again after the reset delay. */
@@ -32,6 +32,10 @@ export type Fault =
   | { kind: 'brokerSlow'; delay: Ns; for: Ns };
 
 export type FaultKind = Fault['kind'];
+
+/** Which way a noise window corrupts bytes: towards the module (`rx`), the host (`tx`), or both. */
+export type NoiseDirection = 'both' | 'rx' | 'tx';
+export const NOISE_DIRECTIONS: readonly NoiseDirection[] = ['both', 'rx', 'tx'];
 
 /** A fault spec that does not parse; the message starts with `where`. */
 export class FaultSpecError extends Error {}
@@ -48,7 +52,7 @@ const FAULT_ARGS: Readonly<Record<FaultKind, readonly string[]>> = {
   signal: ['rssi', 'ber', 'dbm'],
   reboot: [],
   freeze: ['for'],
-  noise: ['bytes', 'burst', 'toHost'],
+  noise: ['bytes', 'burst', 'toHost', 'rate', 'for', 'corrupt'],
   slow: ['factor', 'for'],
   powerLoss: [],
   uartFragment: ['chunk', 'gap', 'for'],
@@ -164,7 +168,19 @@ export function parseFault(value: unknown, where: string): Fault {
         f.burst = hex;
       }
       if (args.toHost !== undefined) f.toHost = fp.int(args.toHost, 'toHost', 1, MAX_NOISE_BYTES);
-      if (f.bytes === undefined && f.burst === undefined && f.toHost === undefined) fp.fail('give bytes, burst or toHost');
+      if (args.rate !== undefined || args.for !== undefined || args.corrupt !== undefined) {
+        const rate = args.rate;
+        if (typeof rate !== 'number' || !(rate > 0 && rate <= 1)) fp.fail('rate must be a number above 0 and at most 1 (the chance each byte is corrupted)');
+        if (args.for === undefined) fp.fail('give for (how long the line is noisy) with rate');
+        f.rate = rate;
+        f.for = fp.duration(args.for, 'for');
+        if (args.corrupt !== undefined) {
+          const c = args.corrupt;
+          if (c !== 'both' && c !== 'rx' && c !== 'tx') fp.fail(`corrupt must be one of ${NOISE_DIRECTIONS.join(', ')}`);
+          f.corrupt = c;
+        }
+      }
+      if (f.bytes === undefined && f.burst === undefined && f.toHost === undefined && f.rate === undefined) fp.fail('give bytes, burst, toHost or rate (with for)');
       return f;
     }
     case 'detach':
