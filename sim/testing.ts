@@ -10,6 +10,8 @@
  * for a bounded wall time, as `runFaultTimeline`'s `far:` steps do, so a message the modem has
  * already sent is seen at the instant it left, on every run.
  */
+import { reached } from './scenario/far-expect.js';
+import type { UntilState } from './scenario/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ export interface TestModemOptions {
 }
 
 /** What `until` waits for: a state of the model, or the number AT+MQTTSTATU would print. */
-export type TestModemState = 'simReady' | 'registered' | 'attached' | 'dataReady' | { mqttStatus: 0 | 1 | 2 };
+export type TestModemState = UntilState | { mqttStatus: 0 | 1 | 2 };
 
 export interface FarMessage {
   topic: string;
@@ -168,17 +170,7 @@ export interface TestModem {
 }
 
 function holds(m: Modem, state: TestModemState): boolean {
-  if (typeof state === 'object') return m.mqtt.link.status === state.mqttStatus;
-  switch (state) {
-    case 'simReady':
-      return m.network.simReady;
-    case 'registered':
-      return m.network.registered;
-    case 'attached':
-      return m.pdp.attached;
-    case 'dataReady':
-      return m.pdp.dataReady;
-  }
+  return typeof state === 'object' ? m.mqtt.link.status === state.mqttStatus : reached(m, state);
 }
 
 const describeState = (s: TestModemState): string => (typeof s === 'object' ? `+MQTTSTATU :${s.mqttStatus}` : s);

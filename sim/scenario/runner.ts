@@ -22,14 +22,15 @@ import { mqttOptionsFromBroker } from '../mqtt/options.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
+import { expectFarMessage, reached } from './far-expect.js';
 import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { ScenarioError } from './load.js';
 import { describeFault, describeTrigger, FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
-import type { OutputExpect, PayloadExpect, Scenario, Step, StepAction } from './types.js';
-import { kernelWokenWithin, notifiedWithin, stopwatch } from './wall.js';
+import type { OutputExpect, Scenario, Step, StepAction } from './types.js';
+import { kernelWokenWithin, stopwatch } from './wall.js';
 
 export interface RunOptions {
   /** Overrides the scenario's profile. */
@@ -81,8 +82,6 @@ export interface ScenarioResult {
 const TERMINATOR = FINAL_OR_PROMPT;
 /** Wall time a far-side publish is given to reach the modem while model time stands still. */
 const FAR_DELIVERY_WALL_MS = 500;
-/** Wall time the far side is given to receive what the modem already sent, model time still. */
-const FAR_RECEIVE_WALL_MS = 2000;
 
 const framed = (lines: readonly string[]): string => lines.map((l) => (l === '>' ? '\r\n>' : `\r\n${l}\r\n`)).join('');
 
@@ -281,19 +280,7 @@ class ScenarioRun {
         return;
       }
       case 'until': {
-        const cond = (): boolean => {
-          switch (step.state) {
-            case 'simReady':
-              return m.network.simReady;
-            case 'registered':
-              return m.network.registered;
-            case 'attached':
-              return m.pdp.attached;
-            case 'dataReady':
-              return m.pdp.dataReady;
-          }
-        };
-        if (!(await m.clock.waitUntil(cond, step.within))) fail(`expected ${step.state} within ${formatDuration(step.within)}, got ${this.state()}`);
+        if (!(await m.clock.waitUntil(() => reached(m, step.state), step.within))) fail(`expected ${step.state} within ${formatDuration(step.within)}, got ${this.state()}`);
         this.transcript.add(m.kernel.now, 'note', [`reached ${step.state}`], i);
         return;
       }
@@ -327,7 +314,7 @@ class ScenarioRun {
         return;
       }
       case 'farExpect':
-        await this.farExpect(step.topic, step.payload, step.within, i);
+        await expectFarMessage({ modem: m, transcript: this.transcript, standStill: (_label, fn) => fn() }, this.far, step.topic, step.payload, step.within, i);
         return;
       case 'farSms':
       case 'farExpectSms':
@@ -402,34 +389,5 @@ class ScenarioRun {
   private async farClient(): Promise<FarClient> {
     this.far ??= await FarClient.connect(this.broker.url, []);
     return this.far;
-  }
-
-  private async farExpect(topic: string, payload: PayloadExpect | undefined, within: Ns, i: number): Promise<void> {
-    const m = this.modem;
-    const far = this.far;
-    if (!far) fail(`expected a message on ${quote(topic)}, got no far side (add far: {subscribe: [${topic}]})`);
-    if (!far.has(topic)) {
-      // first with model time standing still: the broker forwarding what the modem already sent
-      const arrived = await notifiedWithin((notify) => far.onMessage(() => far.has(topic) && notify()), FAR_RECEIVE_WALL_MS);
-      if (!arrived) {
-        // then let model time run (a will, a later publish); an arrival wakes the clock
-        const off = far.onMessage(() => m.clock.inject('far-rx', () => undefined));
-        try {
-          await m.clock.waitUntil(() => far.has(topic), within);
-        } finally {
-          off();
-        }
-      }
-    }
-    const msg = far.take(topic);
-    if (!msg) fail(`expected a message on ${quote(topic)} within ${formatDuration(within)}, got none`);
-    const text = msg.payload.toString('latin1');
-    this.transcript.add(m.kernel.now, 'far ←', [`${topic} (QoS ${msg.qos}${msg.retain ? ', retain' : ''}): ${printable(text)}`], i);
-    if (!payload) return;
-    if (payload.kind === 'regex') {
-      if (!new RegExp(payload.source).test(text)) fail(`expected a payload matching /${payload.source}/ on ${quote(topic)}, got ${quote(text)}`);
-      return;
-    }
-    if (!payload.bytes.equals(msg.payload)) fail(`expected payload ${quote(payload.bytes.toString('latin1'))} on ${quote(topic)}, got ${quote(text)}`);
   }
 }
