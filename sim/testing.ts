@@ -10,7 +10,7 @@
  * for a bounded wall time, as `runFaultTimeline`'s `far:` steps do, so a message the modem has
  * already sent is seen at the instant it left, on every run.
  */
-import { reached } from './scenario/far-expect.js';
+import { reached } from './scenario/common-steps.js';
 import type { UntilState } from './scenario/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -22,15 +22,14 @@ import { mqttOptionsFromBroker } from '../mqtt/options.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
-import { expectFarMessage, reached } from './far-expect.js';
+import { expectFarMessage, playFarPublish, playFault, reached, type StepPlace } from './common-steps.js';
 import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { ScenarioError } from './load.js';
-import { describeFault, describeTrigger, FaultError } from '../faults/index.js';
 import { canonicalRecord, ScenarioTraceRecord } from './trace.js';
 import { outputLines, Transcript } from './transcript.js';
 import type { OutputExpect, Scenario, Step, StepAction } from './types.js';
-import { kernelWokenWithin, stopwatch } from './wall.js';
+import { stopwatch } from './wall.js';
 
 export interface RunOptions {
   /** Overrides the scenario's profile. */
@@ -80,8 +79,6 @@ export interface ScenarioResult {
 
 /** A command's answer ends at its final result code, or at a raw-data prompt. */
 const TERMINATOR = FINAL_OR_PROMPT;
-/** Wall time a far-side publish is given to reach the modem while model time stands still. */
-const FAR_DELIVERY_WALL_MS = 500;
 
 const framed = (lines: readonly string[]): string => lines.map((l) => (l === '>' ? '\r\n>' : `\r\n${l}\r\n`)).join('');
 
@@ -252,6 +249,8 @@ class ScenarioRun {
   private async step(step: Step): Promise<void> {
     const m = this.modem;
     const i = step.index;
+    // a clock nobody runs stands still by itself
+    const place: StepPlace = { modem: m, transcript: this.transcript, standStill: (_label, fn) => fn() };
     switch (step.kind) {
       case 'send': {
         const echo = m.engine.settings.echo ? step.command + '\r' : '';
@@ -284,37 +283,14 @@ class ScenarioRun {
         this.transcript.add(m.kernel.now, 'note', [`reached ${step.state}`], i);
         return;
       }
-      case 'fault': {
-        if (step.on !== undefined) {
-          // its trigger fires it; a fault that then cannot apply is traced as trigger-failed
-          m.faults.on(step.on, step.fault);
-          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on ${describeTrigger(step.on)}`], i);
-          return;
-        }
-        let text: string;
-        try {
-          text = await m.faults.apply(step.fault);
-        } catch (err) {
-          if (err instanceof FaultError) fail(err.message);
-          throw err;
-        }
-        // the far-side client lost its link in the outage too
-        if (step.fault.kind === 'brokerUp') await this.far?.revive();
-        this.transcript.add(m.kernel.now, 'fault', [text], i);
+      case 'fault':
+        await playFault(place, step, this.far, i);
         return;
-      }
-      case 'farPublish': {
-        const far = await this.farClient();
-        if (!far.connected) fail(`expected the far side connected to publish on ${quote(step.topic)}, got it cut off (broker down?)`);
-        this.transcript.add(m.kernel.now, 'far →', [`${step.topic} (QoS ${step.qos}${step.retain ? ', retain' : ''}): ${printable(step.payload.toString('latin1'))}`], i);
-        // model time stands still while the broker forwards it, so it lands at this instant
-        const delivered = m.mqtt.link.phase === 'session' ? kernelWokenWithin(m.kernel, FAR_DELIVERY_WALL_MS) : Promise.resolve(false);
-        await far.publish(step.topic, step.payload, step.qos, step.retain);
-        await delivered;
+      case 'farPublish':
+        await playFarPublish(place, step, await this.farClient(), i);
         return;
-      }
       case 'farExpect':
-        await expectFarMessage({ modem: m, transcript: this.transcript, standStill: (_label, fn) => fn() }, this.far, step.topic, step.payload, step.within, i);
+        await expectFarMessage(place, this.far, step.topic, step.payload, step.within, i);
         return;
       case 'farSms':
       case 'farExpectSms':

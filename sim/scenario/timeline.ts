@@ -12,11 +12,11 @@
  */
 import { sec, type Ns } from '../kernel.js';
 import type { Modem } from '../modem.js';
-import { describeFault, describeTrigger, FaultError, type FaultBroker } from '../faults/index.js';
+import type { FaultBroker } from '../faults/index.js';
 import { printable, quote } from './bytes.js';
 import { formatDuration, formatModelTime } from './duration.js';
 import { FarClient } from './far.js';
-import { expectFarMessage, reached } from './far-expect.js';
+import { expectFarMessage, playFarPublish, playFault, reached, type StepPlace } from './common-steps.js';
 import { FarSms } from './far-sms.js';
 import { StepFailure } from './failure.js';
 import { loadScenarioFile, ScenarioError } from './load.js';
@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import type { StepResult } from './runner.js';
 import { outputLines, Transcript } from './transcript.js';
 import type { Scenario, Step } from './types.js';
-import { kernelWokenWithin, stopwatch } from './wall.js';
+import { stopwatch } from './wall.js';
 
 export interface FaultTimelineOptions {
   /** The broker `far:` steps use (an EmbeddedBroker, or any `{ url }`); required by them. */
@@ -44,8 +44,6 @@ export interface FaultTimelineResult {
   wallMs: number;
 }
 
-/** Wall time a far-side publish is given to reach the modem while model time stands still. */
-const FAR_DELIVERY_WALL_MS = 500;
 /** Output kept unmatched; past it the oldest half goes (a timeline with no expectOutput for long). */
 const OUTPUT_LIMIT = 1 << 20;
 
@@ -53,7 +51,6 @@ function fail(msg: string): never {
   throw new StepFailure(msg);
 }
 
-const isBrokerFault = (kind: string): boolean => kind === 'tcpDrop' || kind === 'brokerDown' || kind === 'brokerUp';
 
 /** Play an external-driver timeline; resolves when it ends (it never writes to the modem). */
 export async function runFaultTimeline(modem: Modem, scenario: Scenario, opts: FaultTimelineOptions = {}): Promise<FaultTimelineResult> {
@@ -193,6 +190,8 @@ class TimelineRun {
   private async step(step: Step): Promise<void> {
     const m = this.modem;
     const i = step.index;
+    // the driver's free-running clock needs a hold to stand still
+    const place: StepPlace = { modem: m, transcript: this.transcript, standStill: (label, fn) => this.still(label, fn) };
     switch (step.kind) {
       case 'wait': {
         this.transcript.add(m.kernel.now, 'wait', [formatDuration(step.ns) + (step.silent ? ', silent' : '')], i);
@@ -206,26 +205,9 @@ class TimelineRun {
         this.transcript.add(m.kernel.now, 'note', [`reached ${step.state}`], i);
         return;
       }
-      case 'fault': {
-        if (step.on !== undefined) {
-          // its trigger fires it; a fault that then cannot apply is traced as trigger-failed
-          m.faults.on(step.on, step.fault);
-          this.transcript.add(m.kernel.now, 'fault', [`${describeFault(step.fault)}, armed: on ${describeTrigger(step.on)}`], i);
-          return;
-        }
-        let text: string;
-        const f = step.fault;
-        try {
-          // broker faults wait on real sockets; network ones enter model time by themselves
-          text = isBrokerFault(f.kind) ? await this.still(`fault:${f.kind}`, () => m.faults.apply(f)) : await m.faults.apply(f);
-        } catch (err) {
-          if (err instanceof FaultError) fail(err.message);
-          throw err;
-        }
-        if (step.fault.kind === 'brokerUp') await this.far?.revive();
-        this.transcript.add(m.kernel.now, 'fault', [text], i);
+      case 'fault':
+        await playFault(place, step, this.far, i);
         return;
-      }
       case 'expectOutput': {
         const re = new RegExp(step.source);
         const seen: { hit: RegExpExecArray | null } = { hit: null };
@@ -237,20 +219,11 @@ class TimelineRun {
         this.output = this.output.slice(hit.index + hit[0].length);
         return;
       }
-      case 'farPublish': {
-        const far = await this.farClient();
-        if (!far.connected) fail(`expected the far side connected to publish on ${quote(step.topic)}, got it cut off (broker down?)`);
-        this.transcript.add(m.kernel.now, 'far →', [`${step.topic} (QoS ${step.qos}${step.retain ? ', retain' : ''}): ${printable(step.payload.toString('latin1'))}`], i);
-        // model time stands still while the broker forwards it, so it lands at this instant
-        await this.still('far-publish', async () => {
-          const delivered = m.mqtt.link.phase === 'session' ? kernelWokenWithin(m.kernel, FAR_DELIVERY_WALL_MS) : Promise.resolve(false);
-          await far.publish(step.topic, step.payload, step.qos, step.retain);
-          await delivered;
-        });
+      case 'farPublish':
+        await playFarPublish(place, step, await this.farClient(), i);
         return;
-      }
       case 'farExpect':
-        await expectFarMessage({ modem: m, transcript: this.transcript, standStill: (label, fn) => this.still(label, fn) }, this.far, step.topic, step.payload, step.within, i);
+        await expectFarMessage(place, this.far, step.topic, step.payload, step.within, i);
         return;
       case 'farSms':
       case 'farExpectSms':
