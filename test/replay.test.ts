@@ -10,7 +10,9 @@ import { silentLogger } from '../sim/log.js';
 import { createModem } from '../sim/modem.js';
 import { outcomeLine, runReplay } from '../sim/replay/command.js';
 import { parseTrace } from '../sim/replay/read.js';
+import { recordFarSms } from '../sim/replay/record.js';
 import { replaySession } from '../sim/replay/replay.js';
+import { smsGroup } from '../sim/services/sms.js';
 import { runScenarioFiles } from '../sim/scenario/run-files.js';
 import type { TraceLevel } from '../sim/trace.js';
 import { connect as netConnect } from 'node:net';
@@ -124,6 +126,34 @@ describe('modemsim replay', () => {
     writeFileSync(plain, 'hello\n');
     expect(await replay(join(dir, 'missing.jsonl'))).toEqual({ code: 1, out: [`replay ${join(dir, 'missing.jsonl')}: cannot read it (ENOENT); pass a trace written by serve --trace, createModem({traceFile}) or run --trace`] });
     expect((await replay(plain)).out[0]).toBe(`replay ${plain}:1: expected a JSON record, got "hello"; pass a trace written by serve --trace, createModem({traceFile}) or run --trace`);
+  });
+});
+
+describe('network input while the host\'s bytes are on the line', () => {
+  it('an io record inside a back-to-back rx run does not split the run: the replay MATCHes, and each byte keeps its time', async () => {
+    const dir = scratch();
+    const file = join(dir, 'mid-run.jsonl');
+    const m = createModem({ traceFile: file, seed: 3, recordNetworkInputs: true });
+    await m.host.expect('SMS READY', sec(30));
+    await m.host.advance(sec(6));
+    await m.host.command('AT+CNMI=2,1,0,0,0');
+    const stop = recordFarSms(m, m.service(smsGroup).center);
+    m.host.write('AT+CMGF=1;+CSQ;+CGATT?\r');
+    // three bytes in, the SMSC is given a message: its io record lands inside the run
+    await m.host.advance(3 * m.uart.byteTime + 1);
+    m.service(smsGroup).center.deliver({ from: '+8613800138000', text: 'mid-run' });
+    await m.host.expect('OK', sec(5));
+    await m.host.advance(sec(10));
+    stop();
+    await m.close();
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string; what?: string; t: number });
+    const io = records.findIndex((r) => r.ev === 'io' && r.what === 'smsc-deliver');
+    // host bytes on both sides of it, one byte time apart: one run
+    const before = records.slice(0, io).reverse().find((r) => r.ev === 'rx');
+    const after = records.slice(io).find((r) => r.ev === 'rx');
+    expect(after!.t - before!.t).toBe(m.uart.byteTime);
+    const r = await replay(file);
+    expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
   });
 });
 

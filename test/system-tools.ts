@@ -7,18 +7,31 @@
  * - tool missing under CI (CI set): they run, and fail, saying what to install. CI must never
  *   pass by skipping.
  *
+ * Most tools are executables found on PATH; pyserial is a Python module, present when
+ * `/usr/bin/python3 -c "import serial"` succeeds (asked once per process), and its "path" is
+ * that interpreter.
+ *
  * MODEMSIM_HIDE_TOOLS=socat,mosquitto makes tools count as missing here, to check the guard
  * on a machine that has them: outside CI the tests skip with the notice. (Code under test still
  * finds the real tool on PATH; to hide it from that too, run with a PATH without it.)
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-export type SystemTool = 'socat' | 'mosquitto' | 'gammu' | 'gsmctl' | 'cc' | 'chromium';
+export type SystemTool = 'socat' | 'mosquitto' | 'gammu' | 'gsmctl' | 'cc' | 'chromium' | 'pyserial';
 
 /** The Debian/Ubuntu package that provides each tool. */
-const APT_PACKAGE: Readonly<Record<SystemTool, string>> = { socat: 'socat', mosquitto: 'mosquitto', gammu: 'gammu', gsmctl: 'gsm-utils', cc: 'gcc', chromium: 'chromium' };
+const APT_PACKAGE: Readonly<Record<SystemTool, string>> = {
+  socat: 'socat',
+  mosquitto: 'mosquitto',
+  gammu: 'gammu',
+  gsmctl: 'gsm-utils',
+  cc: 'gcc',
+  chromium: 'chromium',
+  pyserial: 'python3-serial',
+};
 
 /** What the tests need each tool for, for the notice. */
 const NEEDED_FOR: Readonly<Record<SystemTool, string>> = {
@@ -28,6 +41,7 @@ const NEEDED_FOR: Readonly<Record<SystemTool, string>> = {
   gsmctl: 'the gsmlib (gsmctl, gsmsmsstore, gsmsendsms) interop tests',
   cc: 'the gsmlib interop tests (they build a DTR shim for the pty)',
   chromium: 'the timeline page tests in a headless browser',
+  pyserial: 'the pyserial driver interop tests',
 };
 
 /** Daemons live in sbin, which is often not on a user's PATH. */
@@ -38,7 +52,20 @@ const EXTRA_DIRS: Readonly<Record<SystemTool, readonly string[]>> = {
   gsmctl: [],
   cc: [],
   chromium: [],
+  pyserial: [],
 };
+
+/** The interpreter the pyserial tests run (Debian's python3-serial installs for it). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Tools that are not an executable on PATH: found by a probe, its answer kept for the process. */
+const PROBES: Partial<Record<SystemTool, () => string | undefined>> = {
+  pyserial: () => {
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', 'import serial'], { stdio: 'ignore', timeout: 10_000 });
+    return r.status === 0 ? SYSTEM_PYTHON : undefined;
+  },
+};
+const probed = new Map<SystemTool, string | undefined>();
 
 export function underCi(): boolean {
   const ci = process.env['CI'];
@@ -49,9 +76,14 @@ function hidden(tool: SystemTool): boolean {
   return (process.env['MODEMSIM_HIDE_TOOLS'] ?? '').split(',').map((t) => t.trim()).includes(tool);
 }
 
-/** Absolute path of the tool, or undefined when it is missing (or hidden). */
+/** Absolute path of the tool (for pyserial: the interpreter that imports it), or undefined when it is missing (or hidden). */
 export function toolPath(tool: SystemTool): string | undefined {
   if (hidden(tool)) return undefined;
+  const probe = PROBES[tool];
+  if (probe !== undefined) {
+    if (!probed.has(tool)) probed.set(tool, probe());
+    return probed.get(tool);
+  }
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...EXTRA_DIRS[tool]];
   for (const dir of dirs) {
     if (!dir) continue;

@@ -268,32 +268,40 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
     };
 
     const end = s.records.reduce((t, r) => Math.max(t, r.t), 0);
-    for (let k = 0; k < inputs.length; k++) {
+    /** Feed one input (an rx input: it and the bytes back to back behind it); returns the next index. */
+    const play = async (k: number): Promise<number> => {
       const x = inputs[k]!;
       switch (x.kind) {
         case 'rx': {
           const bt = m.uart.byteTime;
           const bytes = [x.b];
           let last = x.t;
+          /** Inputs recorded while the run was on the wire (a broker reply, a fault): fed after it is queued. */
+          const within: number[] = [];
+          let j = k + 1;
           while (bytes.length < MAX_CHUNK) {
-            const y = inputs[k + 1];
+            let n = j;
+            while (n < inputs.length && inputs[n]!.kind !== 'rx') n++;
+            const y = inputs[n];
             if (y === undefined || y.kind !== 'rx' || y.t !== last + bt) break;
+            for (let q = j; q < n; q++) within.push(q);
             bytes.push(y.b);
             last = y.t;
-            k++;
+            j = n + 1;
           }
           await before(x.t - bt);
           m.host.write(Uint8Array.from(bytes));
-          break;
+          for (const q of within) await play(q);
+          return j;
         }
         case 'fault':
           await upTo(x.t, x.at);
           await m.faults.apply(x.fault);
           if (x.fault.kind === 'brokerUp') await far?.revive();
-          break;
+          return k + 1;
         case 'net': {
           // at the last instant: what the module records as it is switched off (made below)
-          if (x.t === end) break;
+          if (x.t === end) return k + 1;
           // made by the model itself (under an I/O hold) it is there by now; else it is the
           // outside acting while model time stood at this instant: wait for it there
           await upTo(x.t, x.at);
@@ -301,7 +309,7 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           await vclock.runWhile(() => !made(), x.t, false);
           while (!made() && (await kernelWokenWithin(m.kernel, NET_WAIT_WALL_MS))) await vclock.runWhile(() => !made(), x.t, false);
           m.kernel.setTime(x.t);
-          break;
+          return k + 1;
         }
         case 'farLive': {
           // another client's publish on the recording's broker: made again, and recorded as it was
@@ -311,19 +319,19 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           m.trace.record({ t, ev: 'far', what: 'publish', topic, data, qos, retain });
           far ??= await FarClient.connect(broker.url, []);
           await far.publish(topic, Buffer.from(data, 'base64'), qos, retain);
-          break;
+          return k + 1;
         }
         case 'farSmsLive': {
           await upTo(x.t, x.at);
           if (!m.hasGroup(smsGroup)) throw new Error('an SMS for the module needs the sms group');
           m.trace.record({ t: x.t, ev: 'far', what: 'sms', sms: x.sms });
           m.service(smsGroup).center.deliver(x.req);
-          break;
+          return k + 1;
         }
         case 'farSms': {
           await upTo(x.t, x.at);
           new FarSms(m).deliver(x.step.from, x.step.text);
-          break;
+          return k + 1;
         }
         case 'far': {
           await upTo(x.t, x.at);
@@ -333,10 +341,11 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           const delivered = m.mqtt.link.phase === 'session' ? kernelWokenWithin(m.kernel, FAR_DELIVERY_WALL_MS) : Promise.resolve(false);
           await far.publish(x.step.topic, x.step.payload, x.step.qos, x.step.retain);
           await delivered;
-          break;
+          return k + 1;
         }
       }
-    }
+    };
+    for (let k = 0; k < inputs.length; ) k = await play(k);
     await vclock.runUntil(end);
     // what a module records as it is switched off comes at the recording's last instant too
     await m.faults.restoreBroker();
