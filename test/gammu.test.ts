@@ -93,7 +93,7 @@ async function seedSim(dataDir: string): Promise<void> {
 
 const noSocat = skipWithout('socat');
 const noGammu = skipWithout('gammu');
-const noGsmlib = skipWithout('gsmctl') || skipWithout('cc');
+const noGsmlib = skipWithout('gsmctl', 'cc');
 
 describe.skipIf(noSocat || (noGammu && noGsmlib))('host tools against modemsim serve on a pty', () => {
   const dir = tempDir('modemsim-gammu-');

@@ -178,7 +178,7 @@ const COMMAND = '{"cmd":"set","interval":30}';
  * the host's bytes are on the line").
  */
 
-describe.skipIf(skipWithout('socat') || skipWithout('pyserial'))('a pyserial driver (python3, unchanged) against modemsim serve on a real pty', () => {
+describe.skipIf(skipWithout('socat', 'pyserial'))('a pyserial driver (python3, unchanged) against modemsim serve on a real pty', () => {
   it('publishes a JSON reading the far side receives byte for byte, prints the far side’s JSON command exactly, exits 0; the served trace replays to exactly one MATCH', async () => {
     const { served, ready, tty, trace } = await serve();
     const far = await FarSide.connect(ready, UP);

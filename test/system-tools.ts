@@ -136,9 +136,12 @@ function firstInRun(tool: SystemTool): boolean {
 
 /**
  * For `describe.skipIf(skipWithout('socat'))` / `it.skipIf(…)`: true when the tests needing
- * `tool` are to be skipped (missing, not under CI); prints the notice the first time.
+ * `tool` (and `more`) are to be skipped (one missing, not under CI); prints each missing one's
+ * notice the first time.
  */
-export function skipWithout(tool: SystemTool): boolean {
+export function skipWithout(tool: SystemTool, ...more: SystemTool[]): boolean {
+  // every missing tool is named, not only the first
+  if (more.length > 0) return [tool, ...more].map((t) => skipWithout(t)).some((skip) => skip);
   if (toolPath(tool) !== undefined || underCi()) return false;
   if (!noticed.has(tool)) {
     noticed.add(tool);
