@@ -28,6 +28,9 @@ import type { Modem } from './modem.js';
 import { smsGroup } from './services/sms.js';
 import { deliverRequestOf, type SmsCenter } from './sms/center.js';
 
+/** Faults the control endpoint keeps armed at once. */
+const MAX_ARMED = 256;
+
 export interface ControlServer {
   /** `host:port` actually bound. */
   readonly address: string;
@@ -56,7 +59,7 @@ export async function startControl(
   if (broker !== undefined) for (const m of modems) m.faults.useBroker(broker);
   // one request at a time, in arrival order, whichever connection it came from
   let queue: Promise<void> = Promise.resolve();
-  /** Faults armed through this endpoint and not fired: disarmed when it closes. */
+  /** Faults armed through this endpoint and not fired: disarmed when it closes (at most MAX_ARMED). */
   const armed = new Set<() => void>();
 
   const handle = async (line: string): Promise<Reply> => {
@@ -80,6 +83,8 @@ export async function startControl(
         const fault = parseFault(r['fault'], 'control');
         if (r['on'] === undefined) return { ok: true, applied: await faults.apply(fault) };
         const trigger = parseTrigger(r['on'], 'control');
+        // a client that arms and arms must not grow the model without bound
+        if (armed.size >= MAX_ARMED) return { ok: false, error: `on: ${MAX_ARMED} faults are armed and not fired; let some fire first` };
         const { fired, disarm } = faults.on(trigger, fault);
         armed.add(disarm);
         // fired or failed (traced as trigger-failed either way): nothing left to disarm

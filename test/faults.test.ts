@@ -317,6 +317,19 @@ describe('the control endpoint', () => {
     expect(m.host.take()).toBe(PDP_DEACT);
   });
 
+  it('keeps at most 256 faults armed through the endpoint: the 257th is refused with the limit named, and one firing makes room', async () => {
+    const m = await modem();
+    const c = await ControlClient.connect(await control(m));
+    cleanups.push(() => void c.socket.destroy());
+    for (let i = 0; i < 255; i++) expect(await c.ask('{"fault":"reboot","on":{"urc":"+NEVER"}}')).toMatchObject({ ok: true });
+    expect(await c.ask('{"fault":{"signal":{"rssi":4}},"on":{"command":"+CSQ"}}')).toMatchObject({ ok: true });
+    expect(await c.ask('{"fault":"reboot","on":{"urc":"+NEVER"}}')).toEqual({ ok: false, error: 'on: 256 faults are armed and not fired; let some fire first' });
+    expect(m.faults.armedCount).toBe(256);
+    await m.host.command('AT+CSQ');
+    expect(m.faults.armedCount).toBe(255);
+    expect(await c.ask('{"fault":"reboot","on":{"urc":"+NEVER"}}')).toMatchObject({ ok: true });
+  });
+
   it('injects an SMS on the far side: the host gets +CMTI and reads it; what the module sends is listed by smsSent', async () => {
     const m = await modem();
     const c = await ControlClient.connect(await control(m));
