@@ -10,6 +10,7 @@ import { silentLogger } from '../sim/log.js';
 import { createModem } from '../sim/modem.js';
 import { outcomeLine, runReplay } from '../sim/replay/command.js';
 import { parseTrace } from '../sim/replay/read.js';
+import * as api from '../sim/index.js';
 import { recordFarSms } from '../sim/replay/record.js';
 import { replaySession } from '../sim/replay/replay.js';
 import { smsGroup } from '../sim/services/sms.js';
@@ -126,6 +127,16 @@ describe('modemsim replay', () => {
     writeFileSync(plain, 'hello\n');
     expect(await replay(join(dir, 'missing.jsonl'))).toEqual({ code: 1, out: [`replay ${join(dir, 'missing.jsonl')}: cannot read it (ENOENT); pass a trace written by serve --trace, createModem({traceFile}) or run --trace`] });
     expect((await replay(plain)).out[0]).toBe(`replay ${plain}:1: expected a JSON record, got "hello"; pass a trace written by serve --trace, createModem({traceFile}) or run --trace`);
+  });
+});
+
+describe('the package API', () => {
+  it('readTrace, replaySession and outcomeLine from modemsim verify a trace in-process: MATCH', async () => {
+    const file = join(scratch(), 'api.jsonl');
+    await recordInProcess(file, 'lines');
+    const out: string[] = [];
+    for (const s of api.readTrace(file)) out.push(api.outcomeLine(await api.replaySession(s)));
+    expect(out).toEqual([expect.stringMatching(/^MATCH /)]);
   });
 });
 
