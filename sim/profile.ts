@@ -57,6 +57,7 @@ export const LATENCY_KEYS = [
   'sms.list',
   'sms.delete',
   'sms.deliver',
+  'sms.statusReport',
   'phone.ussd',
   'phone.pb',
 ] as const;

@@ -150,6 +150,8 @@ export const air724ug: Profile = {
     'sms.delete': l(30, 20),
     /** SMSC to the module: the network's delivery of one part */
     'sms.deliver': l(2000, 1000),
+    /** a submit with TP-SRR: from the SMSC taking it to its discharge at the recipient (TP-DT); the report then travels as sms.deliver */
+    'sms.statusReport': l(3000, 2000),
     'phone.ussd': l(2500, 1000),
     'phone.pb': l(15, 10),
   },

@@ -1,8 +1,9 @@
 /**
  * SMS (3GPP 27.005; behaviour §26–§29): the message format (CMGF), the TE character set (CSCS),
  * the SIM's message storage (CPMS, CMGR, CMGL, CMGD, CMGW), sending (CMGS, CMSS) after the
- * `\r\n> ` prompt, new-message indications (CNMI: +CMTI or +CMT) and the simulated SMSC on
- * the far side (`center`). Messages live on the SIM ("SM"): `<data-dir>/sim/sms.json`.
+ * `\r\n> ` prompt, new-message indications (CNMI: +CMTI or +CMT), status reports of messages
+ * sent with TP-SRR (CNMI <ds>: +CDS or +CDSI) and the simulated SMSC on the far side
+ * (`center`). Messages live on the SIM ("SM"): `<data-dir>/sim/sms.json`.
  */
 import { CmsCode } from '../../protocol/errors.js';
 import { Final, cms } from '../../protocol/format.js';
@@ -18,7 +19,10 @@ import { networkDate } from '../sms/network-time.js';
 import {
   Address,
   DIAL_STRING,
+  MessagePdu,
   Pdu,
+  ReportPdu,
+  StatusReportTpdu,
   Tpdu,
   buildSubmitTpdu,
   dcsCoding,
@@ -26,6 +30,7 @@ import {
   encodeSca,
   gsm7Encodable,
   gsm7Length,
+  isStatusReport,
   parsePdu,
   tpduHexOf,
   withDestination,
@@ -117,6 +122,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       address: { number: p.sca.address, type: p.sca.type },
       time: () => ({ date: networkDate(profile, env.now()), zoneQuarters: profile.network.time.zoneQuarters }),
       deliveryLatency: () => env.latency('sms.deliver'),
+      reportLatency: () => env.latency('sms.statusReport'),
       nextRef: () => env.kernel.prng.stream('sms:concat-ref').int(0, 0xffff),
     });
     this.center.attach(this);
@@ -167,6 +173,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
   // ---- the SMSC delivers ----------------------------------------------------------------
 
   receive(pdu: Pdu): { ok: true; stored: { mem: string; index: number } | undefined } | { ok: false; cause: 'memory-full' } {
+    if (isStatusReport(pdu)) return this.receiveReport(pdu);
     const t = pdu.tpdu;
     const { mt } = this.cnmi;
     const direct = t.msgClass !== 2 && (mt === 2 || (mt === 3 && t.msgClass === 3));
@@ -175,6 +182,36 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       if (this.csms === 1) this.expectAck();
       return { ok: true, stored: undefined };
     }
+    const stored = this.storeReceived(pdu);
+    if (!stored.ok) return stored;
+    if (mt !== 0) this.indicate(`+CMTI: "${stored.mem}",${stored.index}`);
+    return { ok: true, stored: { mem: stored.mem, index: stored.index } };
+  }
+
+  /**
+   * An SMS-STATUS-REPORT, per CNMI <ds> (27.005 §3.4.1): 0 taken and dropped, nothing printed;
+   * 1 shown as +CDS, not stored (with AT+CSMS=1 it needs AT+CNMA, as +CMT does); 2 stored in
+   * <mem3> as REC UNREAD and announced with +CDSI.
+   */
+  private receiveReport(pdu: ReportPdu): { ok: true; stored: { mem: string; index: number } | undefined } | { ok: false; cause: 'memory-full' } {
+    const { ds } = this.cnmi;
+    if (ds === 1) {
+      this.indicate(this.cdsText(pdu));
+      if (this.csms === 1) this.expectAck();
+      return { ok: true, stored: undefined };
+    }
+    if (ds !== 2) {
+      this.env.trace.record({ t: this.env.kernel.now, ev: 'net', what: 'sms-status-report-dropped', detail: { mr: pdu.tpdu.mr, st: pdu.tpdu.st } });
+      return { ok: true, stored: undefined };
+    }
+    const stored = this.storeReceived(pdu);
+    if (!stored.ok) return stored;
+    this.indicate(`+CDSI: "${stored.mem}",${stored.index}`);
+    return { ok: true, stored: { mem: stored.mem, index: stored.index } };
+  }
+
+  /** Keep a received PDU in <mem3> as REC UNREAD; a full storage prints `spellings.smsFull` and refuses. */
+  private storeReceived(pdu: Pdu): { ok: true; mem: SmsStorage; index: number } | { ok: false; cause: 'memory-full' } {
     const mem = this.mem[2];
     const store = this.stores.get(mem);
     let index: number | undefined;
@@ -187,8 +224,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       for (const u of this.env.profile.spellings.smsFull) this.env.host.urc(u);
       return { ok: false, cause: 'memory-full' };
     }
-    if (mt !== 0) this.indicate(`+CMTI: "${mem}",${index}`);
-    return { ok: true, stored: { mem, index } };
+    return { ok: true, mem, index };
   }
 
   /** A new-message indication: printed, or kept in the TA while CNMI <mode> is 0. */
@@ -199,7 +235,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
     if (this.buffered.length > this.env.profile.limits.smsSlots) this.buffered.shift();
   }
 
-  /** With AT+CSMS=1 a +CMT needs AT+CNMA; unacknowledged, the TA stops routing (27.005 §3.4.1). */
+  /** With AT+CSMS=1 a +CMT or +CDS needs AT+CNMA; unacknowledged, the TA stops routing (27.005 §3.4.1, §3.4.4). */
   private expectAck(): void {
     this.timers.cancel(this.ackTimer);
     this.ackTimer = this.timers.after(
@@ -235,12 +271,12 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
     return t.alphabet === 'gsm7' ? t.text.length : t.dataHex.length / 2;
   }
 
-  private scaFields(p: Pdu): string {
+  private scaFields(p: MessagePdu): string {
     const sca = p.sca ?? this.sca;
     return `"${this.te(sca.number)}",${sca.type}`;
   }
 
-  private cmtText(p: Pdu): string {
+  private cmtText(p: MessagePdu): string {
     const t = p.tpdu;
     if (this.cmgf === 0) return `+CMT: ,${t.octets}${this.nl()}${p.hex}`;
     const head = `+CMT: "${this.te(t.address.number)}",,"${t.scts ?? ''}"`;
@@ -248,11 +284,26 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
     return `${head}${detail}${this.nl()}${this.dataText(t)}`;
   }
 
-  /** The +CMGR answer (header and data lines). */
+  /**
+   * The fields of a status report in text mode (27.005 §3.4.1, §3.4.3):
+   * `<fo>,<mr>,"<ra>",<tora>,"<scts>","<dt>",<st>`. AT+CSDH changes none of them.
+   */
+  private reportFields(t: StatusReportTpdu): string {
+    return `${t.fo},${t.mr},"${this.te(t.address.number)}",${t.address.type},"${t.scts}","${t.dt}",${t.st}`;
+  }
+
+  /** +CDS: PDU mode `<length>` (TPDU octets) and the PDU (SCA included) on the next line; text mode the fields. */
+  private cdsText(p: ReportPdu): string {
+    if (this.cmgf === 0) return `+CDS: ${p.tpdu.octets}${this.nl()}${p.hex}`;
+    return `+CDS: ${this.reportFields(p.tpdu)}`;
+  }
+
+  /** The +CMGR answer (header and data lines; a status report in text mode is the header alone). */
   private cmgrText(m: StoredSms, p: Pdu): string {
-    const t = p.tpdu;
-    if (this.cmgf === 0) return `+CMGR: ${m.stat},,${t.octets}${this.nl()}${p.hex}`;
+    if (this.cmgf === 0) return `+CMGR: ${m.stat},,${p.tpdu.octets}${this.nl()}${p.hex}`;
     const stat = `"${STAT_TEXT[m.stat]}"`;
+    if (isStatusReport(p)) return `+CMGR: ${stat},${this.reportFields(p.tpdu)}`;
+    const t = p.tpdu;
     const addr = `"${this.te(t.address.number)}"`;
     let head: string;
     if (t.kind === 'deliver') {
@@ -266,8 +317,9 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
   }
 
   private cmglText(m: StoredSms, p: Pdu): string {
+    if (this.cmgf === 0) return `+CMGL: ${m.index},${m.stat},,${p.tpdu.octets}${this.nl()}${p.hex}`;
+    if (isStatusReport(p)) return `+CMGL: ${m.index},"${STAT_TEXT[m.stat]}",${this.reportFields(p.tpdu)}`;
     const t = p.tpdu;
-    if (this.cmgf === 0) return `+CMGL: ${m.index},${m.stat},,${t.octets}${this.nl()}${p.hex}`;
     let head = `+CMGL: ${m.index},"${STAT_TEXT[m.stat]}","${this.te(t.address.number)}",,${t.kind === 'deliver' ? `"${t.scts ?? ''}"` : ''}`;
     if (this.csdh === 1) head += `,${t.address.type},${this.textLength(t)}`;
     return `${head}${this.nl()}${this.dataText(t)}`;
@@ -358,9 +410,9 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
   }
 
   /** A host PDU (SCA + TPDU) of `length` TPDU octets, or undefined after answering 304. */
-  private hostPdu(ctx: CommandContext, data: string, length: number, kinds: ReadonlyArray<Tpdu['kind']>): Pdu | undefined {
+  private hostPdu(ctx: CommandContext, data: string, length: number, kinds: ReadonlyArray<Tpdu['kind']>): MessagePdu | undefined {
     const r = parsePdu(data.trim(), { withSca: true, tpduOctets: length });
-    if (!r.ok || !kinds.includes(r.pdu.tpdu.kind)) {
+    if (!r.ok || isStatusReport(r.pdu) || !kinds.includes(r.pdu.tpdu.kind)) {
       this.env.log.debug({ cmd: ctx.name, reason: r.ok ? r.pdu.tpdu.kind : r.reason }, 'PDU refused');
       this.fail(ctx, CmsCode.invalidPduParameter);
       return undefined;
@@ -404,12 +456,13 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
     }
     const via = sca ?? this.sca;
     const parsed = parsePdu(encodeSca(via) + withMr(tpdu, mr), { withSca: true });
-    if (!parsed.ok) return this.fail(ctx, CmsCode.invalidPduParameter);
+    if (!parsed.ok || isStatusReport(parsed.pdu)) return this.fail(ctx, CmsCode.invalidPduParameter);
+    const pdu = parsed.pdu;
     this.timers.after(
       env.latency('sms.submit'),
       () => {
         if (!this.radio.registered) return this.fail(ctx, CmsCode.networkTimeout);
-        this.center.accept(parsed.pdu, via.number);
+        this.center.accept(pdu, via.number);
         answer(mr);
       },
       'sms-submit',
@@ -509,7 +562,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       }),
       command({
         name: '+CSMS',
-        summary: 'Message service: 0 (phase 2), 1 (phase 2+: +CMT needs AT+CNMA); +CSMS: <mt>,<mo>,<bm>',
+        summary: 'Message service: 0 (phase 2), 1 (phase 2+: +CMT and +CDS need AT+CNMA); +CSMS: <mt>,<mo>,<bm>',
         source: 'LM-SMS CSMS; 27.005 §3.2.1',
         params: [enumParam('service', [0, 1])],
         badParam,
@@ -563,13 +616,14 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       }),
       command({
         name: '+CNMI',
-        summary: 'New-message indications <mode>,<mt>,<bm>,<ds>,<bfr>: mt 1 → +CMTI: "SM",<i>, mt 2 → +CMT',
+        summary: 'New-message indications <mode>,<mt>,<bm>,<ds>,<bfr>: mt 1 → +CMTI: "SM",<i>, mt 2 → +CMT; status reports ds 1 → +CDS, ds 2 → +CDSI: "SM",<i>',
         source: 'LM-SMS CNMI; 27.005 §3.4.1; behaviour §28',
         params: [
           intParam('mode', 0, 3, true),
           intParam('mt', 0, 3, true),
           intParam('bm', 0, 3, true),
-          intParam('ds', 0, 1, true),
+          // 27.005 <ds> 0..2; the test form stays the manual's literal, which lists (0-1) (behaviour §28)
+          intParam('ds', 0, 2, true),
           intParam('bfr', 0, 1, true),
         ],
         badParam,
@@ -609,7 +663,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       }),
       command({
         name: '+CNMA',
-        summary: 'Acknowledge a +CMT (needed after AT+CSMS=1); +CMS ERROR: 340 when none waits',
+        summary: 'Acknowledge a +CMT or +CDS (needed after AT+CSMS=1); +CMS ERROR: 340 when none waits',
         source: 'LM-SMS CNMA; 27.005 §3.4.4',
         params: [enumParam('n', [0, 1, 2], true), intParam('length', 0, 0, true)],
         badParam,
@@ -620,7 +674,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       command({
         name: '+CMGR',
         summary: 'Read a message of <mem1>; REC UNREAD becomes REC READ',
-        source: 'LM-SMS CMGR; 27.005 §3.4.3; behaviour §27',
+        source: 'LM-SMS CMGR; 27.005 §3.4.3; behaviour §27, §28',
         params: [intParam('index', 0, 0xffff)],
         latency: 'sms.read',
         badParam,
@@ -641,7 +695,7 @@ export class SmsService implements Service, TeCharset, SmsTerminal {
       command({
         name: '+CMGL',
         summary: 'List messages of <mem1> by <stat> (PDU 0..4, text "REC UNREAD" … "ALL"); REC UNREAD become REC READ',
-        source: 'LM-SMS CMGL; 27.005 §3.4.2; behaviour §27',
+        source: 'LM-SMS CMGL; 27.005 §3.4.2; behaviour §27, §28',
         params: [stringParam('stat', 10, { optional: true })],
         latency: 'sms.list',
         badParam,

@@ -1,9 +1,12 @@
 /**
  * The far side of SMS: a simulated SMSC in-process. It records every message the module
  * submits, and delivers messages to the module after the network's latency, one part at a
- * time, as +CMTI/+CMT per AT+CNMI. Like the cell it is world state: it survives the module's
- * reboots; a message the module cannot take (switched off, not registered, storage full) waits
- * at the SMSC until it can (23.040 §3.2.5: memory available, SMMA, triggers the retry).
+ * time, as +CMTI/+CMT per AT+CNMI. A submit with TP-SRR set gets an SMS-STATUS-REPORT once
+ * the SMSC has "delivered" it to its recipient (`sms.statusReport`), sent to the module the same
+ * way (+CDS/+CDSI per AT+CNMI <ds>); `failDeliveries` makes a recipient's deliveries fail.
+ * Like the cell it is world state: it survives the module's reboots; a message the module
+ * cannot take (switched off, not registered, storage full) waits at the SMSC until it can
+ * (23.040 §3.2.5: memory available, SMMA, triggers the retry).
  *
  * Callable from anywhere (a test, the control endpoint): `deliver` brings itself into model
  * time.
@@ -12,7 +15,7 @@ import type { ClockDriver } from '../clock.js';
 import { Kernel, Ns } from '../kernel.js';
 import type { Logger } from '../log.js';
 import type { Trace } from '../trace.js';
-import { Address, Concat, DIAL_STRING, Pdu, buildDeliverParts, defaultToa, deliverWithSca, parsePdu, tpduHexOf } from './pdu.js';
+import { Address, Concat, DIAL_STRING, MessagePdu, Pdu, buildDeliverParts, buildStatusReport, defaultToa, deliverWithSca, parsePdu, tpduHexOf } from './pdu.js';
 
 /** A message as the SMSC received it from the module (one record per part). */
 export interface SentSms {
@@ -31,21 +34,40 @@ export interface SentSms {
   readonly tpdu: string;
   /** The service centre address the module used (AT+CSCA, or the one in the host's PDU). */
   readonly sca: string;
+  /** TP-SRR was set: the SMSC sends a status report (see `reports`). */
+  readonly srr: boolean;
 }
 
-/** A message towards the module, and how far its delivery got. */
-export interface InboundSms {
+/** What the SMSC sends the module (a message or a status report), and how far it got. */
+export interface OutboundSms {
   readonly id: number;
-  readonly from: string;
-  readonly text: string;
-  /** The SMS-DELIVER PDUs, SCA included, one per part. */
+  /** The PDUs, SCA included, one per part (a status report is one). */
   readonly parts: readonly string[];
-  /** Parts the module has taken (stored, or shown with +CMT). */
+  /** Parts the module has taken (stored, or shown with +CMT/+CDS). */
   delivered: number;
   /** `waiting-memory`: the module answered memory capacity exceeded; retried on SMMA. */
   state: 'pending' | 'waiting-memory' | 'delivered';
-  /** Where each stored part went (`+CMTI: "<mem>",<index>`); empty for +CMT. */
+  /** Where each stored part went (`+CMTI`/`+CDSI: "<mem>",<index>`); empty when shown directly. */
   readonly stored: Array<{ mem: string; index: number }>;
+}
+
+/** A message towards the module, and how far its delivery got. */
+export interface InboundSms extends OutboundSms {
+  readonly from: string;
+  readonly text: string;
+}
+
+/** An SMS-STATUS-REPORT towards the module (23.040 §9.2.2.3), and how far it got. */
+export interface StatusReportSms extends OutboundSms {
+  /** TP-MR of the submit it reports on (the module's `+CMGS: <mr>`). */
+  readonly mr: number;
+  /** TP-RA: that submit's destination, as `sent` names it. */
+  readonly to: string;
+  /** TP-ST: 0 delivered, else the failure `failDeliveries` set for `to`. */
+  readonly st: number;
+  /** Model time the SMSC took the submit (TP-SCTS) and discharged it (TP-DT). */
+  readonly submittedAt: Ns;
+  readonly dischargedAt: Ns;
 }
 
 /** What the SMSC asks of the module it delivers to (the SMS service implements it). */
@@ -61,6 +83,22 @@ export type DeliverRequest =
   | { from: string; text: string; time?: Date }
   /** An SMS-DELIVER TPDU of your own (hex, without SCA: the SMSC puts its own in front). */
   | { pdu: string };
+
+/**
+ * A `failDeliveries` rule from JSON-like input (for a control endpoint or scenario step):
+ * `{to, status}` with `status` a TP-ST 0..255 (0 delivers normally again). Returns the rule, or
+ * why it is not one.
+ */
+export function deliveryRuleOf(v: unknown): { to: string; status: number } | { error: string } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'expected {to, status}' };
+  const o: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(v));
+  const extra = Object.keys(o).filter((k) => k !== 'to' && k !== 'status');
+  if (extra.length > 0) return { error: `unknown field ${extra.join(', ')}: expected {to, status}` };
+  const { to, status } = o;
+  if (typeof to !== 'string' || !DIAL_STRING.test(to)) return { error: 'to: expected a number as the module sends to it, e.g. "+8613912345678"' };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 255) return { error: 'status: expected a TP-ST 0..255 (0 delivered, 70 validity period expired)' };
+  return { to, status };
+}
 
 /**
  * A DeliverRequest from JSON-like input (the control endpoint, a scenario step): `{from, text,
@@ -91,6 +129,8 @@ export interface SmsCenterOptions {
   time(): { date: Date; zoneQuarters: number };
   /** One delivery's network latency. */
   deliveryLatency(): Ns;
+  /** From the SMSC taking a submit with TP-SRR to its discharge at the recipient (the report's TP-DT). */
+  reportLatency(): Ns;
   /** Seeded 16-bit concatenation references. */
   nextRef(): number;
 }
@@ -105,7 +145,11 @@ export class SmsCenter {
   readonly sent: SentSms[] = [];
   /** Messages towards the module: waiting, and the last 1000 delivered. */
   readonly inbound: InboundSms[] = [];
-  private readonly queue: InboundSms[] = [];
+  /** Status reports towards the module (submits with TP-SRR): waiting, and the last 1000 delivered. */
+  readonly reports: StatusReportSms[] = [];
+  private readonly queue: OutboundSms[] = [];
+  /** TP-ST of the deliveries to a recipient (`failDeliveries`); absent: 0, delivered. */
+  private readonly outcomes = new Map<string, number>();
   private nextId = 1;
   private inFlight = false;
   private terminal: SmsTerminal | undefined;
@@ -202,6 +246,24 @@ export class SmsCenter {
     return m;
   }
 
+  /**
+   * From now on every message the SMSC takes for `to` (the destination as `sent` names it,
+   * `+8613912345678` or national digits) fails: its status report carries TP-ST `st`
+   * (23.040 §9.2.3.15; default 0x46 = 70, validity period expired). `st` 0 delivers normally
+   * again. Only messages sent with TP-SRR tell the module anything.
+   */
+  failDeliveries(to: string, st = 0x46): void {
+    if (!DIAL_STRING.test(to)) throw new Error(`SmsCenter.failDeliveries: bad recipient ${JSON.stringify(to)}`);
+    if (!Number.isInteger(st) || st < 0 || st > 255) throw new Error(`SmsCenter.failDeliveries: TP-ST ${st} is not 0..255`);
+    if (st === 0) this.outcomes.delete(to);
+    else this.outcomes.set(to, st);
+  }
+
+  /** Every recipient's deliveries succeed again. */
+  clearFailures(): void {
+    this.outcomes.clear();
+  }
+
   /** The module became reachable, or has memory again (SMMA): try what waits. */
   wake(): void {
     for (const m of this.queue) if (m.state === 'waiting-memory') m.state = 'pending';
@@ -214,7 +276,7 @@ export class SmsCenter {
   }
 
   /** The module's submit reached the SMSC (called by the SMS service when the network acknowledged it). */
-  accept(pdu: Pdu, sca: string): SentSms {
+  accept(pdu: MessagePdu, sca: string): SentSms {
     const t = pdu.tpdu;
     const s: SentSms = {
       at: this.o.kernel.now,
@@ -227,12 +289,53 @@ export class SmsCenter {
       concat: t.concat,
       tpdu: tpduHexOf(pdu),
       sca,
+      // 23.040 §9.2.3.5: TP-SRR, bit 5 of an SMS-SUBMIT's first octet
+      srr: (t.fo & 0x20) !== 0,
     };
     this.keep(this.sent, s);
-    this.o.log.info({ to: s.to, mr: s.mr, text: s.text, alphabet: s.alphabet, concat: s.concat, tpdu: s.tpdu }, 'sms sent');
+    this.o.log.info({ to: s.to, mr: s.mr, text: s.text, alphabet: s.alphabet, concat: s.concat, tpdu: s.tpdu, srr: s.srr }, 'sms sent');
     this.trace('smsc-received', { to: s.to, mr: s.mr, text: s.text });
     for (const f of this.sentListeners) f(s);
+    if (s.srr) this.scheduleReport(s);
     return s;
+  }
+
+  /** After `sms.statusReport` the recipient has it (or the SMSC gave up): the report goes to the module. */
+  private scheduleReport(s: SentSms): void {
+    const st = this.outcomes.get(s.to) ?? 0;
+    const submitted = this.o.time().date;
+    this.o.kernel.after(
+      this.o.reportLatency(),
+      () => {
+        const now = this.o.time();
+        const pdu = buildStatusReport({
+          sca: this.o.address,
+          mr: s.mr,
+          to: { number: s.to, type: s.toa },
+          submitted,
+          discharged: now.date,
+          zoneQuarters: now.zoneQuarters,
+          st,
+        });
+        const r: StatusReportSms = {
+          id: this.nextId++,
+          mr: s.mr,
+          to: s.to,
+          st,
+          submittedAt: s.at,
+          dischargedAt: this.o.kernel.now,
+          parts: [pdu],
+          delivered: 0,
+          state: 'pending',
+          stored: [],
+        };
+        this.keep(this.reports, r);
+        this.queue.push(r);
+        this.trace('smsc-status-report', { id: r.id, mr: r.mr, to: r.to, st });
+        this.pump();
+      },
+      'smsc-status-report',
+    );
   }
 
   private pump(): void {

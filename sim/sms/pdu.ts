@@ -2,8 +2,8 @@
  * SMS PDUs (3GPP 23.040) as the module sees them: what a host hands to AT+CMGS/AT+CMGW in PDU
  * mode, what the SIM keeps, and what +CMT/+CMGR/+CMGL print. The structure (lengths, fields,
  * user-data header) is checked here, octet by octet, because a host's PDU must be refused with
- * +CMS ERROR: 304 rather than half-read; the GSM 7-bit and UCS2 codecs and the building of
- * SMS-DELIVER PDUs (with concatenation) are node-pdu's.
+ * +CMS ERROR: 304 rather than half-read; the GSM 7-bit and UCS2 codecs, the building of
+ * SMS-DELIVER PDUs (with concatenation) and the fields of an SMS-STATUS-REPORT are node-pdu's.
  */
 import { Deliver, utils } from 'node-pdu';
 
@@ -50,12 +50,40 @@ export interface Tpdu {
   octets: number;
 }
 
-export interface Pdu {
+/** An SMS-STATUS-REPORT (23.040 §9.2.2.3): what the SMSC tells of a message sent with TP-SRR. */
+export interface StatusReportTpdu {
+  kind: 'status-report';
+  /** First octet (MTI 10, MMS, LP, SRQ, UDHI). */
+  fo: number;
+  /** TP-MR of the SMS-SUBMIT it reports on. */
+  mr: number;
+  /** TP-RA: the recipient of that message. */
+  address: Address;
+  /** TP-SCTS (the SMSC took the message) and TP-DT (discharge), as 27.005 text mode prints them. */
+  scts: string;
+  dt: string;
+  /** TP-ST (23.040 §9.2.3.15): 0 received by the SME; 0x20.. still trying; 0x40.. permanent; 0x60.. gave up. */
+  st: number;
+  /** Octets of the TPDU (the <length> of +CDS, +CMGR, +CMGL). */
+  octets: number;
+}
+
+export interface PduOf<T extends Tpdu | StatusReportTpdu> {
   /** The SCA in front of the TPDU; undefined for a `00` (use the SIM's). */
   sca: Address | undefined;
-  tpdu: Tpdu;
+  tpdu: T;
   /** The whole PDU as hex, upper case, SCA included. */
   hex: string;
+}
+
+/** A PDU that carries a message (SMS-DELIVER or SMS-SUBMIT). */
+export type MessagePdu = PduOf<Tpdu>;
+/** A PDU that carries an SMS-STATUS-REPORT. */
+export type ReportPdu = PduOf<StatusReportTpdu>;
+export type Pdu = MessagePdu | ReportPdu;
+
+export function isStatusReport(p: Pdu): p is ReportPdu {
+  return p.tpdu.kind === 'status-report';
 }
 
 export type PduResult = { ok: true; pdu: Pdu } | { ok: false; reason: string };
@@ -97,7 +125,7 @@ export function parsePdu(hex: string, opts: { withSca: boolean; tpduOctets?: num
   if (opts.tpduOctets !== undefined && opts.tpduOctets !== tpduOctets) {
     return { ok: false, reason: `length ${opts.tpduOctets} but ${tpduOctets} TPDU octets` };
   }
-  let t: Tpdu | string;
+  let t: Tpdu | StatusReportTpdu | string;
   try {
     t = parseTpdu(b.subarray(o));
   } catch (err) {
@@ -105,16 +133,20 @@ export function parsePdu(hex: string, opts: { withSca: boolean; tpduOctets?: num
     t = `undecodable user data (${String(err)})`;
   }
   if (typeof t === 'string') return { ok: false, reason: t };
-  return { ok: true, pdu: { sca, tpdu: t, hex: hex.toUpperCase() } };
+  const up = hex.toUpperCase();
+  // one literal per kind: TypeScript does not spread an object over the union of its field
+  const pdu: Pdu = t.kind === 'status-report' ? { sca, tpdu: t, hex: up } : { sca, tpdu: t, hex: up };
+  return { ok: true, pdu };
 }
 
-function parseTpdu(b: Buffer): Tpdu | string {
+function parseTpdu(b: Buffer): Tpdu | StatusReportTpdu | string {
   let o = 0;
   const need = (n: number): boolean => o + n <= b.length;
   if (!need(1)) return 'empty TPDU';
   const fo = b[o++]!;
   const mti = fo & 0x03;
-  if (mti !== 0 && mti !== 1) return 'neither SMS-DELIVER nor SMS-SUBMIT';
+  if (mti === 2) return parseStatusReport(b);
+  if (mti !== 0 && mti !== 1) return 'neither SMS-DELIVER, SMS-SUBMIT nor SMS-STATUS-REPORT';
   const kind = mti === 0 ? 'deliver' : 'submit';
   let mr: number | undefined;
   if (kind === 'submit') {
@@ -181,6 +213,44 @@ function parseTpdu(b: Buffer): Tpdu | string {
     }
   }
   return { kind, fo, mr, address: { number, type }, pid, dcs, vp, scts, alphabet: coding.alphabet, msgClass: coding.msgClass, udl, concat, text, dataHex, octets: b.length };
+}
+
+/**
+ * SMS-STATUS-REPORT (23.040 §9.2.2.3): fo, MR, RA, SCTS, DT, ST, then optionally TP-PI and the
+ * PID, DCS and user data it announces (checked for length, not shown: 27.005 prints none of them).
+ */
+function parseStatusReport(b: Buffer): StatusReportTpdu | string {
+  let o = 1;
+  const need = (n: number): boolean => o + n <= b.length;
+  const fo = b[0]!;
+  if (!need(1)) return 'no TP-MR';
+  const mr = b[o++]!;
+  if (!need(2)) return 'no recipient address';
+  const digits = b[o++]!;
+  const type = b[o++]!;
+  const addrOctets = Math.ceil(digits / 2);
+  if (digits > 20 || !need(addrOctets)) return 'bad address length';
+  const number = decodeSemiOctets(b.subarray(o, o + addrOctets), digits, type);
+  o += addrOctets;
+  if (!need(15)) return 'no SCTS, discharge time or status';
+  const scts = sctsText(b.subarray(o, o + 7));
+  const dt = sctsText(b.subarray(o + 7, o + 14));
+  o += 14;
+  const st = b[o++]!;
+  if (need(1)) {
+    const pi = b[o++]!;
+    if (pi & 0x01) o++;
+    let dcs = 0;
+    if (pi & 0x02) dcs = b[o++] ?? 0;
+    if (pi & 0x04) {
+      const udl = b[o++];
+      const coding = dcsCoding(dcs);
+      if (udl === undefined || coding === undefined) return 'bad TP-UDL or DCS after TP-PI';
+      o += coding.alphabet === 'gsm7' ? Math.ceil((udl * 7) / 8) : udl;
+    }
+    if (o !== b.length) return `status report ${b.length} octets, its TP-PI says ${o}`;
+  }
+  return { kind: 'status-report', fo, mr, address: { number, type }, scts, dt, st, octets: b.length };
 }
 
 /** Alphabet and class of a DCS (23.038 §4); undefined for the compressed and reserved groups. */
@@ -318,6 +388,58 @@ export function withMr(tpduHex: string, mr: number): string {
   return tpduHex.slice(0, 2) + hex2(mr) + tpduHex.slice(4);
 }
 
+/**
+ * node-pdu's SCTS with the zone given in quarter hours. node-pdu takes the zone in minutes and
+ * falls back to the host's own zone for 0 (`tzOff || -getTimezoneOffset()`): a date that says
+ * it is UTC keeps a zero zone from depending on the machine.
+ */
+function scts(date: Date, zoneQuarters: number): InstanceType<typeof utils.SCTS> {
+  if (zoneQuarters !== 0) return new utils.SCTS(date, zoneQuarters * 15);
+  const utc = new Date(date.getTime());
+  utc.getTimezoneOffset = () => 0;
+  return new utils.SCTS(utc, 0);
+}
+
+/** An address (OA, DA, RA) or the SCA as node-pdu writes it. */
+function pduAddress(a: Address, isAddress: boolean): InstanceType<typeof utils.SCA> {
+  const out = new utils.SCA(isAddress, { type: new utils.SCAType(a.type) });
+  out.setPhone(a.number.replace(/^\+/, ''), false, !isAddress);
+  return out;
+}
+
+export interface StatusReportFields {
+  /** The SMSC's address (in front of the TPDU). */
+  sca: Address;
+  /** TP-MR of the SMS-SUBMIT reported on. */
+  mr: number;
+  /** TP-RA: that message's destination. */
+  to: Address;
+  /** When the SMSC took the message (TP-SCTS) and when it was discharged (TP-DT). */
+  submitted: Date;
+  discharged: Date;
+  zoneQuarters: number;
+  /** TP-ST. */
+  st: number;
+}
+
+/**
+ * An SMS-STATUS-REPORT PDU (SCA included) as the SMSC sends it: first octet 0x06 (MTI 10,
+ * TP-MMS no more messages, TP-SRQ result of an SMS-SUBMIT), no TP-PI. node-pdu writes every
+ * field (its `Report` has no writer of its own, only a reader); they go in the order of
+ * 23.040 §9.2.2.3.
+ */
+export function buildStatusReport(f: StatusReportFields): string {
+  const hex =
+    pduAddress(f.sca, false).toString() +
+    new utils.ReportType({ mms: 1 }).toString() +
+    utils.Helper.toStringHex(f.mr & 0xff) +
+    pduAddress(f.to, true).toString() +
+    scts(f.submitted, f.zoneQuarters).toString() +
+    scts(f.discharged, f.zoneQuarters).toString() +
+    utils.Helper.toStringHex(f.st & 0xff);
+  return hex.toUpperCase();
+}
+
 export interface DeliverFields {
   from: Address;
   text: string;
@@ -341,7 +463,7 @@ export function buildDeliverParts(f: DeliverFields): string[] {
   const sca = new utils.SCA(false, { type: new utils.SCAType(f.sca.type) });
   sca.setPhone(f.sca.number.replace(/^\+/, ''), false, true);
   d.setServiceCenterAddress(sca);
-  d.setServiceCenterTimeStamp(new utils.SCTS(f.time, f.zoneQuarters * 15));
+  d.setServiceCenterTimeStamp(scts(f.time, f.zoneQuarters));
   const parts = d.getPartStrings().map((p) => p.toUpperCase());
   if (parts.length < 2) return parts;
   return parts.map((p) => withConcatRef(p, f.ref));
@@ -351,6 +473,7 @@ export function buildDeliverParts(f: DeliverFields): string[] {
 function withConcatRef(hex: string, ref: number): string {
   const parsed = parsePdu(hex, { withSca: true });
   if (!parsed.ok) throw new Error(`node-pdu built a PDU we cannot read: ${parsed.reason}`);
+  if (isStatusReport(parsed.pdu)) throw new Error('node-pdu built a status report for a text');
   const udhAt = hex.length - (parsed.pdu.tpdu.octets - headerStart(parsed.pdu.tpdu)) * 2;
   if (hex.slice(udhAt, udhAt + 6) !== '060804') throw new Error('node-pdu concatenation header not where expected');
   return hex.slice(0, udhAt + 6) + ref.toString(16).padStart(4, '0').toUpperCase() + hex.slice(udhAt + 10);
@@ -363,10 +486,11 @@ function headerStart(t: Tpdu): number {
 }
 
 /** A DELIVER TPDU given as hex by an API user, checked and put behind the SMSC's SCA. */
-export function deliverWithSca(tpduHex: string, sca: Address): PduResult {
+export function deliverWithSca(tpduHex: string, sca: Address): { ok: true; pdu: MessagePdu } | { ok: false; reason: string } {
   const r = parsePdu(encodeSca(sca) + tpduHex, { withSca: true });
-  if (r.ok && r.pdu.tpdu.kind !== 'deliver') return { ok: false, reason: 'not an SMS-DELIVER' };
-  return r;
+  if (!r.ok) return r;
+  if (isStatusReport(r.pdu) || r.pdu.tpdu.kind !== 'deliver') return { ok: false, reason: 'not an SMS-DELIVER' };
+  return { ok: true, pdu: r.pdu };
 }
 
 /** An SMS-SUBMIT TPDU with its destination replaced (AT+CMSS=<index>,<da>). */
