@@ -9,6 +9,7 @@
  *   → {"state":true}                     ← {"ok":true,"state":{…}}
  *   → {"sms":{"from":"+86139…","text":"hi"}}  ← {"ok":true,"sms":{"id":1,"parts":1}}  (or {"pdu":"…"})
  *   → {"smsSent":true}                   ← {"ok":true,"sent":[{"to":…,"text":…,"parts":1}]}
+ *   → {"smsReports":{"to":"+86139…","status":70}}  ← {"ok":true,"smsReports":{…}}  (0: delivered again)
  *
  * Faults take the scenario format's names and arguments (scenarios/README.md) and are applied
  * by `modem.faults`, as in-process users and the scenario runner apply them. With `on` (the
@@ -23,10 +24,15 @@
  */
 import { createServer, Server, Socket } from 'node:net';
 import { describeArmed, parseFault, parseTrigger, type FaultBroker } from './faults/index.js';
+import { VirtualClock } from './clock.js';
+import { sec } from './kernel.js';
 import type { Logger } from './log.js';
 import type { Modem } from './modem.js';
 import { smsGroup } from './services/sms.js';
-import { deliverRequestOf, type SmsCenter } from './sms/center.js';
+import { deliverRequestOf, deliveryRuleOf, type SmsCenter } from './sms/center.js';
+
+/** Real time: how long a request entering the model may wait for the clock's next tick (it takes ~0). */
+const ENTRY_LIMIT = sec(10);
 
 /** Faults the control endpoint keeps armed at once. */
 const MAX_ARMED = 256;
@@ -109,13 +115,22 @@ export async function startControl(
         return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
     }
+    if ('smsReports' in r) {
+      const sms = smsCenterOf(modem);
+      if (!sms) return { ok: false, error: 'this modem has no sms group' };
+      const rule = deliveryRuleOf(r['smsReports']);
+      if ('error' in rule) return { ok: false, error: `smsReports: ${rule.error}` };
+      // set in a model event: the submits after this instant meet it, in a replay too
+      await enterModel(modem, 'far-sms-rule', () => sms.failDeliveries(rule.to, rule.status));
+      return { ok: true, smsReports: rule };
+    }
     if ('smsSent' in r) {
       const sms = smsCenterOf(modem);
       if (!sms) return { ok: false, error: 'this modem has no sms group' };
       return { ok: true, sent: sms.sentMessages() };
     }
     if ('on' in r) return { ok: false, error: 'on: goes with "fault" (the fault it arms)' };
-    return { ok: false, error: 'expected "fault", "state", "sms" or "smsSent"' };
+    return { ok: false, error: 'expected "fault", "state", "sms", "smsReports" or "smsSent"' };
   };
 
   const onConnection = (socket: Socket): void => {
@@ -189,6 +204,18 @@ function isFleet(served: Modem | readonly Modem[]): served is readonly Modem[] {
 }
 
 /** The simulated SMSC of a modem built with the sms group. */
+/** Run `fn` as a model event at the current instant; resolves once it ran (or the modem closed). */
+async function enterModel(modem: Modem, label: string, fn: () => void): Promise<void> {
+  let ran = false;
+  modem.clock.inject(label, () => {
+    ran = true;
+    fn();
+  });
+  // a virtual clock nobody runs moves for this instant; a running one gets to it
+  if (modem.clock instanceof VirtualClock) await modem.clock.advance(0);
+  else await modem.clock.waitUntil(() => ran, ENTRY_LIMIT);
+}
+
 function smsCenterOf(modem: Modem): SmsCenter | undefined {
   return modem.hasGroup(smsGroup) ? modem.service(smsGroup).center : undefined;
 }

@@ -26,6 +26,8 @@ export type TraceRecord =
   | { t: Ns; ev: 'far'; what: 'publish'; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
   /** An SMS the SMSC was given for the module (serve's control endpoint): a replay gives it again here. */
   | { t: Ns; ev: 'far'; what: 'sms'; sms: { from: string; text: string; time: string } | { pdu: string } }
+  /** The SMSC was told deliveries to `to` end in TP-ST `status` (0: delivered again). */
+  | { t: Ns; ev: 'far'; what: 'smsRule'; to: string; status: number }
   /** A wall-clock guard ran out: model time went on without the reply it held for. */
   | { t: Ns; ev: 'guard'; what: 'expired'; detail: { label: string; wallGuardMs: number } }
   | { t: Ns; ev: 'boot'; generation: number }

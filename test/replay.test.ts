@@ -257,7 +257,7 @@ describe.skipIf(skipWithout('socat'))('the example driver recorded over a real p
 });
 
 describe.skipIf(skipWithout('socat'))('a real-time session fed from the control endpoint', () => {
-  it('replays to a MATCH: an SMS given to the SMSC (a far record) and a pdpDeact fault enter at their recorded instants', async () => {
+  it('replays to a MATCH: an SMS given to the SMSC, a failing-delivery rule (far records) and a pdpDeact fault enter at their recorded instants', async () => {
     const dir = scratch();
     const tty = join(dir, 'ttyMODEM0');
     const file = join(dir, 'fed.jsonl');
@@ -283,17 +283,28 @@ describe.skipIf(skipWithout('socat'))('a real-time session fed from the control 
     const host = new PtyHost(tty);
     cleanups.push(() => host.close());
     await host.expect('SMS READY\r\n', 10_000);
-    for (const cmd of ['ATE0', 'AT+CMGF=1', 'AT+CNMI=2,1,0,0,0']) await host.command(cmd);
+    for (const cmd of ['ATE0', 'AT+CMGF=1', 'AT+CNMI=2,1,0,1,0', 'AT+CSMP=49,167,0,0']) await host.command(cmd);
     expect(await ask('{"sms":{"from":"+8613800138000","text":"replay me"}}')).toEqual({ ok: true, sms: { id: 1, parts: 1 } });
     await host.expect(/\+CMTI: "SM",\d+\r\n/, 10_000);
     expect(await host.command('AT+CMGR=1')).toContain('replay me');
+    // the SMSC is told deliveries to this number fail (TP-ST 70): the report says so
+    expect(await ask('{"smsReports":{"to":"+8613912345678","status":70}}')).toEqual({ ok: true, smsReports: { to: '+8613912345678', status: 70 } });
+    await host.send('AT+CMGS="+8613912345678"\r');
+    await host.expect('> ');
+    await host.send('report me\x1a');
+    await host.expect(/\+CMGS: \d+\r\n\r\nOK\r\n/);
+    await host.expect(/\+CDS: 6,\d+,"\+8613912345678",145,"[^"]+","[^"]+",70\r\n/, 15_000);
+    expect(await ask('{"smsReports":{"to":"12"}}')).toEqual({ ok: false, error: 'smsReports: status: expected a TP-ST 0..255 (0 delivered, 70 validity period expired)' });
     expect(await ask('{"fault":"pdpDeact"}')).toEqual({ ok: true, applied: 'pdpDeact' });
     await host.expect('+PDP DEACT\r\n', 5000);
     await served.kill('SIGTERM');
     expect(await served.exited).toBe(0);
 
     const far = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string }).filter((r) => r.ev === 'far');
-    expect(far).toEqual([expect.objectContaining({ what: 'sms', sms: expect.objectContaining({ from: '+8613800138000', text: 'replay me' }) })]);
+    expect(far).toEqual([
+      expect.objectContaining({ what: 'sms', sms: expect.objectContaining({ from: '+8613800138000', text: 'replay me' }) }),
+      expect.objectContaining({ what: 'smsRule', to: '+8613912345678', status: 70 }),
+    ]);
     const r = await replay(file);
     expect(r.out).toEqual([expect.stringMatching(/^MATCH /)]);
     expect(r.code).toBe(0);

@@ -37,15 +37,24 @@ export function recordFarPublishes(modem: RecordedModem, broker: PublishSource):
   });
 }
 
-/** An SMSC that tells of each message it is about to deliver (SmsCenter is one). */
+/** An SMSC that tells of each message it is about to deliver and each failure rule (SmsCenter is one). */
 export interface DeliverySource {
   onDelivering(fn: (req: DeliverRequest) => void): () => void;
+  onRule(fn: (to: string, st: number) => void): () => void;
 }
 
-/** Record each SMS given to the SMSC as a `far` record, entered as publishes are. */
+/**
+ * Record each SMS given to the SMSC as a `far` record, entered as publishes are, and each
+ * delivery-failure rule (set inside a model event: see the control endpoint) where it was set.
+ */
 export function recordFarSms(modem: RecordedModem, center: DeliverySource): () => void {
-  return center.onDelivering((req) => {
+  const offSms = center.onDelivering((req) => {
     const sms = 'pdu' in req ? { pdu: req.pdu } : { from: req.from, text: req.text, time: (req.time ?? new Date(0)).toISOString() };
     modem.clock.inject('far-sms', () => modem.trace.record({ t: modem.clock.kernel.now, ev: 'far', what: 'sms', sms }));
   });
+  const offRule = center.onRule((to, status) => modem.trace.record({ t: modem.clock.kernel.now, ev: 'far', what: 'smsRule', to, status }));
+  return () => {
+    offSms();
+    offRule();
+  };
 }

@@ -36,7 +36,7 @@ import { FarClient } from '../scenario/far.js';
 import { FarSms } from '../scenario/far-sms.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { smsGroup } from '../services/sms.js';
-import { deliverRequestOf, type DeliverRequest } from '../sms/center.js';
+import { deliverRequestOf, deliveryRuleOf, type DeliverRequest } from '../sms/center.js';
 import type { Scenario, Step } from '../scenario/types.js';
 import type { TraceRecord } from '../trace.js';
 import { compareRecords, type Difference } from './compare.js';
@@ -70,6 +70,7 @@ type Input =
   | { kind: 'farSms'; at: number; t: Ns; step: Extract<Step, { kind: 'farSms' }> }
   | { kind: 'net'; at: number; t: Ns }
   | { kind: 'farLive'; at: number; t: Ns; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
+  | { kind: 'farSmsRule'; at: number; t: Ns; to: string; status: number }
   | { kind: 'farSmsLive'; at: number; t: Ns; sms: Extract<TraceRecord, { ev: 'far'; what: 'sms' }>['sms']; req: DeliverRequest };
 
 const fmt = (t: Ns): string => `${(t / 1e9).toFixed(9)} s`;
@@ -151,7 +152,11 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
       for (let k = 0; k < data.length; k++) out.push({ kind: 'rx', at: i, t: t0 + k * dt, b: data.charCodeAt(k) });
     }
     else if (r.ev === 'net' || r.ev === 'io') out.push({ kind: 'net', at: i, t: r.t });
-    else if (r.ev === 'far' && r['what'] === 'sms') {
+    else if (r.ev === 'far' && r['what'] === 'smsRule') {
+      const rule = deliveryRuleOf({ to: r['to'], status: r['status'] });
+      if ('error' in rule) return `the SMSC rule at trace line ${s.lines[i]} cannot be set again: ${rule.error}`;
+      out.push({ kind: 'farSmsRule', at: i, t: r.t, ...rule });
+    } else if (r.ev === 'far' && r['what'] === 'sms') {
       const sms = r['sms'];
       const req = deliverRequestOf(sms);
       if ('error' in req) return `the SMS at trace line ${s.lines[i]} cannot be given again: ${req.error}`;
@@ -319,6 +324,13 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
           m.trace.record({ t, ev: 'far', what: 'publish', topic, data, qos, retain });
           far ??= await FarClient.connect(broker.url, []);
           await far.publish(topic, Buffer.from(data, 'base64'), qos, retain);
+          return k + 1;
+        }
+        case 'farSmsRule': {
+          await upTo(x.t, x.at);
+          if (!m.hasGroup(smsGroup)) throw new Error('an SMSC rule needs the sms group');
+          m.trace.record({ t: x.t, ev: 'far', what: 'smsRule', to: x.to, status: x.status });
+          m.service(smsGroup).center.failDeliveries(x.to, x.status);
           return k + 1;
         }
         case 'farSmsLive': {

@@ -155,6 +155,7 @@ export class SmsCenter {
   private terminal: SmsTerminal | undefined;
   private readonly sentListeners: Array<(s: SentSms) => void> = [];
   private deliveringListeners: Array<(req: DeliverRequest) => void> = [];
+  private ruleListeners: Array<(to: string, st: number) => void> = [];
 
   constructor(private readonly o: SmsCenterOptions) {}
 
@@ -257,6 +258,15 @@ export class SmsCenter {
     if (!Number.isInteger(st) || st < 0 || st > 255) throw new Error(`SmsCenter.failDeliveries: TP-ST ${st} is not 0..255`);
     if (st === 0) this.outcomes.delete(to);
     else this.outcomes.set(to, st);
+    for (const f of [...this.ruleListeners]) f(to, st);
+  }
+
+  /** Told of each `failDeliveries` rule as it is set (a recording keeps it for its replay). */
+  onRule(fn: (to: string, st: number) => void): () => void {
+    this.ruleListeners.push(fn);
+    return () => {
+      this.ruleListeners = this.ruleListeners.filter((f) => f !== fn);
+    };
   }
 
   /** Every recipient's deliveries succeed again. */
