@@ -113,6 +113,9 @@ describe('loading', () => {
     expect(errorOf(head + '  - until: rich\n')).toBe('x.yaml: step 2 (line 4): until: "rich" is not one of simReady, registered, attached, dataReady');
     expect(errorOf(head + '  - send: AT\n    expect: {regex: "("}\n')).toMatch(/^x\.yaml: step 2 \(line 4\): expect\.regex: Invalid regular expression/);
     expect(errorOf(head + '  - far: {shout: {}}\n')).toMatch(/^x\.yaml: step 2 \(line 4\): far wants/);
+    expect(errorOf(head + '  - far: {smsReports: {to: "+8613912345678", status: 300}}\n')).toBe(
+      'x.yaml: step 2 (line 4): far smsReports: status: expected a TP-ST 0..255 (0 delivered, 70 validity period expired)',
+    );
     expect(errorOf(head + '  - send: "AT+MPUB=\\"t\\",0,0,\\"中\\""\n')).toMatch(/send: character U\+4E2D is not a byte/);
     expect(errorOf('name: bad\nprofile: air999\nsteps: [{send: AT}]\n')).toBe('x.yaml: profile "air999" is not one of air724ug, air780e');
     expect(errorOf('name: bad\nsteps: []\n')).toBe('x.yaml: "steps" is required (a non-empty list)');

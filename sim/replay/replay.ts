@@ -70,7 +70,8 @@ type Input =
   | { kind: 'farSms'; at: number; t: Ns; step: Extract<Step, { kind: 'farSms' }> }
   | { kind: 'net'; at: number; t: Ns }
   | { kind: 'farLive'; at: number; t: Ns; topic: string; data: string; qos: 0 | 1 | 2; retain: boolean }
-  | { kind: 'farSmsRule'; at: number; t: Ns; to: string; status: number }
+  /** `recorded`: a served session's far record (made again as it was); else a scenario step's. */
+  | { kind: 'farSmsRule'; at: number; t: Ns; to: string; status: number; recorded: boolean }
   | { kind: 'farSmsLive'; at: number; t: Ns; sms: Extract<TraceRecord, { ev: 'far'; what: 'sms' }>['sms']; req: DeliverRequest };
 
 const fmt = (t: Ns): string => `${(t / 1e9).toFixed(9)} s`;
@@ -127,6 +128,12 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
   const far = (at: number): string | undefined => {
     while (steps.length > 0 && steps[0]!.at <= at) {
       const m = steps.shift()!;
+      if (m.kind === 'farSmsReports') {
+        const rule = scenario?.steps.find((x) => x.index === m.step);
+        if (rule === undefined || rule.kind !== 'farSmsReports') return `step ${m.step} sets an SMSC delivery rule, and the scenario file ${s.scenarioFile ?? '(not named)'} that says what was not found as it was recorded`;
+        out.push({ kind: 'farSmsRule', at: m.at, t: m.t, to: rule.to, status: rule.status, recorded: false });
+        continue;
+      }
       if (m.kind === 'farSms') {
         const sms = scenario?.steps.find((x) => x.index === m.step);
         if (sms === undefined || sms.kind !== 'farSms') return `step ${m.step} sends an SMS from the far side, and the scenario file ${s.scenarioFile ?? '(not named)'} that says what was not found as it was recorded`;
@@ -155,7 +162,7 @@ function inputsOf(s: TraceSession, scenario: Scenario | undefined): Input[] | st
     else if (r.ev === 'far' && r['what'] === 'smsRule') {
       const rule = deliveryRuleOf({ to: r['to'], status: r['status'] });
       if ('error' in rule) return `the SMSC rule at trace line ${s.lines[i]} cannot be set again: ${rule.error}`;
-      out.push({ kind: 'farSmsRule', at: i, t: r.t, ...rule });
+      out.push({ kind: 'farSmsRule', at: i, t: r.t, ...rule, recorded: true });
     } else if (r.ev === 'far' && r['what'] === 'sms') {
       const sms = r['sms'];
       const req = deliverRequestOf(sms);
@@ -329,7 +336,7 @@ export async function replaySession(s: TraceSession, opts: ReplayOptions = {}): 
         case 'farSmsRule': {
           await upTo(x.t, x.at);
           if (!m.hasGroup(smsGroup)) throw new Error('an SMSC rule needs the sms group');
-          m.trace.record({ t: x.t, ev: 'far', what: 'smsRule', to: x.to, status: x.status });
+          if (x.recorded) m.trace.record({ t: x.t, ev: 'far', what: 'smsRule', to: x.to, status: x.status });
           m.service(smsGroup).center.failDeliveries(x.to, x.status);
           return k + 1;
         }

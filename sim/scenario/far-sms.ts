@@ -24,8 +24,13 @@ export class FarSms {
   }
 
   /** Play a `far: {sms}` or `far: {expectSms}` step; `note` gets its transcript line. */
-  async play(step: Extract<StepAction, { kind: 'farSms' | 'farExpectSms' }>, note: (dir: 'far →' | 'far ←', line: string) => void): Promise<void> {
+  async play(step: Extract<StepAction, { kind: 'farSms' | 'farExpectSms' | 'farSmsReports' }>, note: (dir: 'far →' | 'far ←', line: string) => void): Promise<void> {
     if (step.kind === 'farSms') return note('far →', `SMS ${this.deliver(step.from, step.text)}`);
+    if (step.kind === 'farSmsReports') {
+      // read when the SMSC takes a submit: from this step on
+      this.center().failDeliveries(step.to, step.status);
+      return note('far →', step.status === 0 ? `SMS to ${step.to} delivered again` : `SMS to ${step.to} fail: TP-ST ${step.status}`);
+    }
     const got = await this.expect(step.to, step.text, step.within);
     note('far ←', `SMS ${got.to}: ${got.text}`);
   }

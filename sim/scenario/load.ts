@@ -3,6 +3,7 @@
  * with the file, the step number and its line, and unknown keys are errors, so a typo never
  * turns into a step that silently checks nothing.
  */
+import { deliveryRuleOf } from '../sms/center.js';
 import { readFileSync } from 'node:fs';
 import { isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Ns } from '../kernel.js';
@@ -279,8 +280,13 @@ function trigger(v: unknown, place: Place): FaultTrigger {
 }
 
 function farStep(v: unknown, place: Place): StepAction {
-  if (!isObj(v) || Object.keys(v).length !== 1 || !('publish' in v || 'expect' in v || 'sms' in v || 'expectSms' in v)) {
-    place.fail('far wants {publish: {topic, payload, qos, retain}}, {expect: {topic, payload, within}}, {sms: {from, text}} or {expectSms: {to, text, within}}');
+  if (!isObj(v) || Object.keys(v).length !== 1 || !('publish' in v || 'expect' in v || 'sms' in v || 'expectSms' in v || 'smsReports' in v)) {
+    place.fail('far wants {publish: {topic, payload, qos, retain}}, {expect: {topic, payload, within}}, {sms: {from, text}}, {expectSms: {to, text, within}} or {smsReports: {to, status}}');
+  }
+  if ('smsReports' in v) {
+    const rule = deliveryRuleOf(v.smsReports);
+    if ('error' in rule) return new Place(`${place.text}: far smsReports`).fail(rule.error);
+    return { kind: 'farSmsReports', to: rule.to, status: rule.status };
   }
   if ('sms' in v) {
     const p = v.sms;

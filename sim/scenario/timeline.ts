@@ -226,6 +226,7 @@ class TimelineRun {
         await expectFarMessage(place, this.far, step.topic, step.payload, step.within, i);
         return;
       case 'farSms':
+      case 'farSmsReports':
       case 'farExpectSms':
         await this.sms.play(step, (dir, line) => this.transcript.add(m.kernel.now, dir, [printable(line)], i));
         return;

@@ -39,6 +39,8 @@ export type StepAction =
   | { kind: 'farExpect'; topic: string; payload?: PayloadExpect; within: Ns }
   /** An SMS to the module through the simulated SMSC. */
   | { kind: 'farSms'; from: string; text: string }
+  /** The SMSC is told deliveries to `to` end in TP-ST `status` (0: delivered again). */
+  | { kind: 'farSmsReports'; to: string; status: number }
   /** The next SMS the module sent: to this number, with this text (UTF-8) or a match. */
   | { kind: 'farExpectSms'; to?: string; text?: PayloadExpect; within: Ns }
   | { kind: 'note'; text: string }
