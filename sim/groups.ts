@@ -10,8 +10,9 @@ import { pdpGroup } from './services/pdp.js';
 import { fsGroup } from './services/fs.js';
 import { sslGroup } from './services/ssl.js';
 import { mqttGroup } from './services/mqtt.js';
+import { tcpipGroup } from './services/tcpip.js';
 import { smsGroup } from './services/sms.js';
 import { phoneGroup } from './services/phone.js';
 import { linesGroup } from './services/lines.js';
 
-export const COMMAND_GROUPS: readonly CommandGroup[] = [systemGroup, networkGroup, pdpGroup, fsGroup, sslGroup, mqttGroup, smsGroup, phoneGroup, linesGroup];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [systemGroup, networkGroup, pdpGroup, fsGroup, sslGroup, mqttGroup, tcpipGroup, smsGroup, phoneGroup, linesGroup];

@@ -4,7 +4,7 @@
  * (`module`). A group of the user's own may add ports by merging into `PortMap`.
  */
 import type { BridgeOptions } from './bridge/options.js';
-import type { PdpSnapshot } from './network/pdp-context.js';
+import type { PdpSnapshot, TcpipState } from './network/pdp-context.js';
 import type { TlsParams } from './ssl/tls.js';
 import type { Cscs } from './profile.js';
 import type { SmsCenter } from './sms/center.js';
@@ -32,6 +32,8 @@ export interface Bearer {
   onBearerLost(fn: () => void): void;
   /** AT+CIPSHUT closed every IP connection. */
   onShut(fn: () => void): void;
+  /** The state of the module's TCP connection (AT+CIPSTART) for AT+CIPSTATUS; undefined: none. */
+  showLinkState(fn: () => TcpipState | undefined): void;
   snapshot(): PdpSnapshot;
 }
 

@@ -26,6 +26,13 @@ export interface BrokerEndpoint {
 export interface MqttRoute {
   from: string;
   to: string;
+  /**
+   * The peer answers every request (a request/response server, an echo): after a TCP send
+   * (AT+CIPSEND) model time stands still until its first reply or close arrives, so the reply
+   * enters at the same model instant on every run. Without it a peer's bytes enter whenever
+   * they come (behaviour §33).
+   */
+  answers?: boolean;
 }
 
 export interface Endpoint {
@@ -46,6 +53,8 @@ export interface DialTarget {
   /** CA to verify against; absent means no verification unless an SslContext says otherwise. */
   ca?: string;
   via: 'broker' | 'route' | 'pass-through';
+  /** From the route: the peer answers every request (MqttRoute.answers). */
+  answers?: true;
 }
 
 export type RouteResult = { ok: true; target: DialTarget } | { ok: false; reason: string };
@@ -115,7 +124,8 @@ export class RouteTable {
       const to = parseEndpoint(r.to, askedPort);
       if (!to) return { ok: false, reason: `bad route target ${r.to}` };
       const tls = to.tls ?? secure;
-      return { ok: true, target: withSni({ asked, host: to.host, port: to.port, tls, via: 'route' }, sniAsked) };
+      const target: DialTarget = { asked, host: to.host, port: to.port, tls, via: 'route', ...(r.answers === true && { answers: true }) };
+      return { ok: true, target: withSni(target, sniAsked) };
     }
     if (this.passThrough) {
       return { ok: true, target: withSni({ asked, host: askedHost, port: askedPort, tls: secure, via: 'pass-through' }, sniAsked) };

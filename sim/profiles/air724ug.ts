@@ -139,6 +139,14 @@ export const air724ug: Profile = {
     'mqtt.pubex.prompt': l(10, 5),
     'mqtt.deliver': l(10, 10),
     'mqtt.closed': l(20, 10),
+    /** AT+CIPSTART: as MIPSTART's TCP connect (guess: the same stack) */
+    'tcp.connect': l(150, 100),
+    'tcp.connect.fail': l(300, 200),
+    'tcp.send.prompt': l(10, 5),
+    /** the socket took the bytes, then SEND OK */
+    'tcp.send': l(20, 10),
+    'tcp.deliver': l(10, 10),
+    'tcp.closed': l(20, 10),
     'sms.cpms': l(10, 5),
     'sms.prompt': l(20, 10),
     /** submit over IMS to the SMSC and its RP-ACK */

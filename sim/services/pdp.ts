@@ -42,6 +42,7 @@ export class PdpService implements Service, Bearer {
   private readonly attachWaiters: Waiters;
   private lostListeners: Array<() => void> = [];
   private shutListeners: Array<() => void> = [];
+  private linkState: (() => TcpipState | undefined) | undefined;
   private wasReady = false;
 
   constructor(
@@ -74,6 +75,11 @@ export class PdpService implements Service, Bearer {
   /** Called when AT+CIPSHUT closes every IP connection. */
   onShut(fn: () => void): void {
     this.shutListeners.push(fn);
+  }
+
+  /** The TCP connection's state, shown by AT+CIPSTATUS unless the bearer is in PDP DEACT. */
+  showLinkState(fn: () => TcpipState | undefined): void {
+    this.linkState = fn;
   }
 
   context(cid: number): PdpContextSnapshot | undefined {
@@ -393,7 +399,7 @@ export class PdpService implements Service, Bearer {
         source: 'M p.156',
         test: [],
         exec: (ctx) => {
-          const state = this.tcpipState;
+          const state = this.tcpipState === 'PDP DEACT' ? this.tcpipState : (this.linkState?.() ?? this.tcpipState);
           ctx.ok();
           env.host.urc(`STATE: ${state}`);
         },
