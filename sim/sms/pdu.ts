@@ -153,13 +153,10 @@ function parseTpdu(b: Buffer): Tpdu | StatusReportTpdu | string {
     if (!need(1)) return 'no TP-MR';
     mr = b[o++]!;
   }
-  if (!need(2)) return 'no address';
-  const digits = b[o++]!;
-  const type = b[o++]!;
-  const addrOctets = Math.ceil(digits / 2);
-  if (digits > 20 || !need(addrOctets)) return 'bad address length';
-  const number = decodeSemiOctets(b.subarray(o, o + addrOctets), digits, type);
-  o += addrOctets;
+  const addr = readAddress(b, o, 'no address');
+  if (typeof addr === 'string') return addr;
+  const { number, type } = addr;
+  o = addr.next;
   if (!need(2)) return 'no PID/DCS';
   const pid = b[o++]!;
   const dcs = b[o++]!;
@@ -219,19 +216,26 @@ function parseTpdu(b: Buffer): Tpdu | StatusReportTpdu | string {
  * SMS-STATUS-REPORT (23.040 §9.2.2.3): fo, MR, RA, SCTS, DT, ST, then optionally TP-PI and the
  * PID, DCS and user data it announces (checked for length, not shown: 27.005 prints none of them).
  */
+/** A TP address at `o` (digit count, type, semi-octets): the number, its type and where the next field starts. */
+function readAddress(b: Buffer, o: number, missing: string): { number: string; type: number; next: number } | string {
+  if (o + 2 > b.length) return missing;
+  const digits = b[o]!;
+  const type = b[o + 1]!;
+  const octets = Math.ceil(digits / 2);
+  if (digits > 20 || o + 2 + octets > b.length) return 'bad address length';
+  return { number: decodeSemiOctets(b.subarray(o + 2, o + 2 + octets), digits, type), type, next: o + 2 + octets };
+}
+
 function parseStatusReport(b: Buffer): StatusReportTpdu | string {
   let o = 1;
   const need = (n: number): boolean => o + n <= b.length;
   const fo = b[0]!;
   if (!need(1)) return 'no TP-MR';
   const mr = b[o++]!;
-  if (!need(2)) return 'no recipient address';
-  const digits = b[o++]!;
-  const type = b[o++]!;
-  const addrOctets = Math.ceil(digits / 2);
-  if (digits > 20 || !need(addrOctets)) return 'bad address length';
-  const number = decodeSemiOctets(b.subarray(o, o + addrOctets), digits, type);
-  o += addrOctets;
+  const addr = readAddress(b, o, 'no recipient address');
+  if (typeof addr === 'string') return addr;
+  const { number, type } = addr;
+  o = addr.next;
   if (!need(15)) return 'no SCTS, discharge time or status';
   const scts = sctsText(b.subarray(o, o + 7));
   const dt = sctsText(b.subarray(o + 7, o + 14));
