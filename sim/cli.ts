@@ -198,7 +198,7 @@ function buildProgram(): Command {
     .action((files: string[], flags: RunCliFlags) => runScenarios(files, flags));
   program
     .command('replay')
-    .description('feed a trace\'s recorded host input into a fresh modem in virtual time and check every record it makes; exit 0 when all match, 1 naming the first difference')
+    .description('feed a trace\'s recorded input (host bytes, broker replies, far-side messages, faults) into a fresh modem in virtual time and check every record it makes; exit 0 when all match, 1 naming the first difference')
     .argument('<trace>', 'a trace written by serve --trace or run --trace')
     .addOption(logLevelOption('silent'))
     .action((file: string, flags: { logLevel: string }) => replayCli(file, createLogger(flags.logLevel)));
