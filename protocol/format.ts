@@ -32,7 +32,9 @@ export type Final =
    */
   | { kind: 'cms'; code: number; cmee0?: 'cms' | 'error' }
   /** A final result word of the module's own (`SHUT OK`, `TimeOut`; protocol/results.ts). */
-  | { kind: 'text'; text: FinalWord };
+  | { kind: 'text'; text: FinalWord }
+  /** AT+CIFSR: the module's IPv4 address is the whole answer (protocol/results.ts). */
+  | { kind: 'address'; ip: string };
 
 export const OK: Final = { kind: 'ok' };
 export const ERROR: Final = { kind: 'error' };
@@ -57,6 +59,8 @@ export function finalText(f: Final, cmee: 0 | 1 | 2): string {
       return 'ERROR';
     case 'text':
       return f.text;
+    case 'address':
+      return f.ip;
     case 'cme':
       if (cmee === 0) return 'ERROR';
       if (cmee === 1) return `+CME ERROR: ${f.code}`;

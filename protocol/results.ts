@@ -23,6 +23,18 @@ export type FinalWord = keyof typeof FINAL_WORDS;
 /** Final result codes that carry an error number or text. */
 export const FINAL_PREFIXES = ['+CME ERROR: ', '+CMS ERROR: '] as const;
 
+/**
+ * AT+CIFSR's answer, SIMCom's quirk the Luat TCP flow keeps: the module's IPv4 address alone
+ * is the whole answer, no OK after it. No other answer is a bare address.
+ */
+const ADDRESS_FINAL = '\\d{1,3}(?:\\.\\d{1,3}){3}';
+const ADDRESS_LINE = new RegExp(`^${ADDRESS_FINAL}$`);
+
+/** Whether a line's text is AT+CIFSR's final: an IPv4 address alone. */
+export function isAddressFinal(text: string): boolean {
+  return ADDRESS_LINE.test(text);
+}
+
 /** Prompts after which the module takes raw data (FSWRITE, MPUBEX, CMGS): `\r\n>` and `\r\n> `. */
 export const PROMPT = '>';
 
@@ -31,7 +43,7 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** Words a command answer may end with. CONNECT is left out: in this module it only starts data. */
 const ENDING_WORDS: readonly FinalWord[] = ['OK', 'ERROR', 'SHUT OK', 'SEND OK', 'SEND FAIL', 'CLOSE OK', 'TimeOut', 'NO CARRIER'];
 
-const finalAlternatives = [...ENDING_WORDS.map(escapeRe), ...FINAL_PREFIXES.map((p) => `${escapeRe(p)}[^\\r]*`)].join('|');
+const finalAlternatives = [...ENDING_WORDS.map(escapeRe), ...FINAL_PREFIXES.map((p) => `${escapeRe(p)}[^\\r]*`), ADDRESS_FINAL].join('|');
 
 /** A final result code as the module frames it (ATV1): what ends a command's answer. */
 export const FINAL_RESULT = new RegExp(`\\r\\n(${finalAlternatives})\\r\\n`);

@@ -49,6 +49,7 @@ export const LATENCY_KEYS = [
   'mqtt.pubex.prompt',
   'mqtt.deliver',
   'mqtt.closed',
+  'tcp.ciicr',
   'tcp.connect',
   'tcp.connect.fail',
   'tcp.send.prompt',

@@ -43,12 +43,13 @@ const esc = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
  */
 function finals(text: string, s: EngineSettings): string[] {
   const nl = esc(String.fromCharCode(s.s3, s.s4));
-  const names = 'OK|ERROR|\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut';
+  // AT+CIFSR's address is its final (protocol/results.ts)
+  const names = 'OK|ERROR|\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut|\\d{1,3}(?:\\.\\d{1,3}){3}';
   const cr = esc(String.fromCharCode(s.s3));
   const lf = esc(String.fromCharCode(s.s4));
   const re = s.verbose
     ? new RegExp(`${nl}(${names})${nl}`, 'g')
-    : new RegExp(`(?:^|\\n|${lf})(?:(0|4)${cr}(?!${lf})|(\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut)${nl})`, 'g');
+    : new RegExp(`(?:^|\\n|${lf})(?:(0|4)${cr}(?!${lf})|(\\+CM[ES] ERROR: [^\\r\\n]*|SHUT OK|TimeOut|\\d{1,3}(?:\\.\\d{1,3}){3})${nl})`, 'g');
   return [...text.matchAll(re)].map((x) => x[1] ?? x[2]!);
 }
 

@@ -223,3 +223,110 @@ describe('closing', () => {
     expect(mm.host.take()).toBe('');
   });
 });
+
+/** The address AT+CIFSR prints: the default context's (behaviour §33). */
+function address(mm: Modem): string {
+  const ip = mm.pdp.context(1)?.ipv4;
+  expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  return ip!;
+}
+
+/** AT+CIFSR: `\r\n<ip>\r\n` and nothing after it, no OK (the SIMCom quirk). */
+async function cifsr(mm: Modem): Promise<void> {
+  const ip = address(mm);
+  mm.host.write('AT+CIFSR\r');
+  const r = await mm.host.expect(`\r\n${ip}\r\n`, sec(5));
+  expect(r.text).toBe(`AT+CIFSR\r\r\n${ip}\r\n`);
+  await mm.host.advance(sec(1));
+  expect(mm.host.take()).toBe('');
+}
+
+describe('SIMCom bring-up (AT+CSTT, AT+CIICR, AT+CIFSR) and AT+CIPHEAD', () => {
+  it('CSTT → IP START, CIICR → IP GPRSACT, CIFSR prints the context address with no OK → IP STATUS; CIPSTATUS after each; CIPSTART then connects', async () => {
+    const mm = await modem();
+    await status(mm, 'IP INITIAL');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await status(mm, 'IP START');
+    const t0 = mm.kernel.now;
+    await exact(mm, 'AT+CIICR', '\r\nOK\r\n');
+    expect(mm.kernel.now - t0).toBeGreaterThanOrEqual(mm.profile.latency['tcp.ciicr'].base);
+    await status(mm, 'IP GPRSACT');
+    await cifsr(mm);
+    await status(mm, 'IP STATUS');
+    await connect(mm);
+    await status(mm, 'CONNECT OK');
+  });
+
+  it('CSTT? reads +CSTT: "<apn>","<user>","<pwd>"; CSTT=? lists "APN","USER","PWD"', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CSTT?', '\r\n+CSTT: "","",""\r\n\r\nOK\r\n');
+    await exact(mm, 'AT+CSTT=?', '\r\n+CSTT: "APN","USER","PWD"\r\n\r\nOK\r\n');
+    await exact(mm, 'AT+CSTT="cmiot","u","p"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CSTT?', '\r\n+CSTT: "cmiot","u","p"\r\n\r\nOK\r\n');
+  });
+
+  it('CIFSR before CIICR answers ERROR, in IP INITIAL and in IP START', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CIFSR', '\r\nERROR\r\n');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIFSR', '\r\nERROR\r\n');
+    await status(mm, 'IP START');
+  });
+
+  it('CSTT outside IP INITIAL answers ERROR (IP START, CONNECT OK); CIICR outside IP START answers ERROR', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CIICR', '\r\nERROR\r\n');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nERROR\r\n');
+    await exact(mm, 'AT+CIICR', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIICR', '\r\nERROR\r\n');
+    await exact(mm, 'AT+CIPSHUT', '\r\nSHUT OK\r\n');
+    await connect(mm);
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nERROR\r\n');
+    await status(mm, 'CONNECT OK');
+  });
+
+  it('CIICR without a data bearer answers ERROR and the state stays IP START', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CGACT=0,1', '\r\nOK\r\n');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIICR', '\r\nERROR\r\n');
+    await status(mm, 'IP START');
+  });
+
+  it('losing the bearer drops the bring-up: after CGACT=0 the state is IP INITIAL again', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIICR', '\r\nOK\r\n');
+    await exact(mm, 'AT+CGACT=0,1', '\r\nOK\r\n');
+    await status(mm, 'IP INITIAL');
+  });
+
+  it('CIPSHUT from IP STATUS resets to IP INITIAL, and CSTT is accepted again', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIICR', '\r\nOK\r\n');
+    await cifsr(mm);
+    await status(mm, 'IP STATUS');
+    await exact(mm, 'AT+CIPSHUT', '\r\nSHUT OK\r\n');
+    await status(mm, 'IP INITIAL');
+    await exact(mm, 'AT+CSTT="CMNET"', '\r\nOK\r\n');
+    await status(mm, 'IP START');
+  });
+
+  it('CIPHEAD=1: the echo of hello arrives as +IPD,5:hello; CIPHEAD? reads +CIPHEAD: 1 (default 0)', async () => {
+    const mm = await modem();
+    await exact(mm, 'AT+CIPHEAD?', '\r\n+CIPHEAD: 0\r\n\r\nOK\r\n');
+    await exact(mm, 'AT+CIPHEAD=1', '\r\nOK\r\n');
+    await exact(mm, 'AT+CIPHEAD?', '\r\n+CIPHEAD: 1\r\n\r\nOK\r\n');
+    await exact(mm, 'AT+CIPHEAD=?', '\r\n+CIPHEAD: (0,1)\r\n\r\nOK\r\n');
+    await connect(mm);
+    mm.host.write('AT+CIPSEND=5\r');
+    await mm.host.expect('> ', sec(5));
+    mm.host.write('hello');
+    expect((await mm.host.expect('SEND OK\r\n', sec(5))).text).toBe('\r\nSEND OK\r\n');
+    expect((await mm.host.expect('hello', sec(5))).text).toBe('+IPD,5:hello');
+    await mm.host.advance(sec(1));
+    expect(mm.host.take()).toBe('');
+  });
+});

@@ -139,6 +139,8 @@ export const air724ug: Profile = {
     'mqtt.pubex.prompt': l(10, 5),
     'mqtt.deliver': l(10, 10),
     'mqtt.closed': l(20, 10),
+    /** AT+CIICR: bring the SIMCom-style context up (guess: the default context is already active, as CGACT) */
+    'tcp.ciicr': l(250, 150),
     /** AT+CIPSTART: as MIPSTART's TCP connect (guess: the same stack) */
     'tcp.connect': l(150, 100),
     'tcp.connect.fail': l(300, 200),

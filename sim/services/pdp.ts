@@ -429,7 +429,7 @@ export class PdpService implements Service, Bearer {
 
 export const pdpGroup: CommandGroup<PdpService> = {
   name: 'pdp',
-  manual: ['+CGATT', '+CGDCONT', '+CGACT', '+CGPADDR', '+CIPSHUT', '+CIPSTATUS', '+CSTT', '+CIICR', '+CIFSR', '+CIPMUX'],
+  manual: ['+CGATT', '+CGDCONT', '+CGACT', '+CGPADDR', '+CIPSHUT', '+CIPSTATUS', '+CIPMUX'],
   needs: ['radio'],
   create: ({ env, ports }) => {
     const s = new PdpService(env, ports.need('radio', 'pdp'));

@@ -5,7 +5,7 @@
  * kernel event scheduled (for "no timers left when idle") and every fault record of the
  * trace. Input still goes only through the serial endpoint; this only looks.
  */
-import { FINAL_PREFIXES, FINAL_WORDS, type FinalWord } from '../../protocol/results.js';
+import { FINAL_PREFIXES, FINAL_WORDS, type FinalWord, isAddressFinal } from '../../protocol/results.js';
 import { formatInfo, type LineSettings } from '../../protocol/format.js';
 import type { KernelEvent } from '../../sim/kernel.js';
 import type { Modem } from '../../sim/modem.js';
@@ -28,7 +28,8 @@ const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
 /** Is this frame a final result code as the engine formats one under `s`? */
 export function isFinalFrame(frame: string, s: Readonly<LineSettings>): boolean {
   const nl = String.fromCharCode(s.s3, s.s4);
-  const word = (text: string): boolean => (ENDING as readonly string[]).includes(text) || FINAL_PREFIXES.some((p) => text.startsWith(p) && !text.includes(nl));
+  const word = (text: string): boolean =>
+    (ENDING as readonly string[]).includes(text) || FINAL_PREFIXES.some((p) => text.startsWith(p) && !text.includes(nl)) || isAddressFinal(text);
   if (s.verbose) {
     if (frame.length <= 2 * nl.length || !frame.startsWith(nl) || !frame.endsWith(nl)) return false;
     return word(frame.slice(nl.length, frame.length - nl.length));
