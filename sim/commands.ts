@@ -4,7 +4,7 @@
  * these; the docs generator prints them.
  */
 import type { Final } from '../protocol/format.js';
-import type { ParamSpec, ParamValues } from '../protocol/params.js';
+import { enumParam, type IntSpec, type ParamSpec, type ParamValues } from '../protocol/params.js';
 import type { RawParam } from '../protocol/parse.js';
 import type { Ns } from './kernel.js';
 import type { LatencyKey } from './profile.js';
@@ -90,6 +90,38 @@ export type SetValues<P extends readonly ParamSpec[] | undefined> = P extends re
  */
 export function command<const P extends readonly ParamSpec[] | undefined = undefined>(spec: CommandSpec<P>): CommandSpec<P> {
   return spec;
+}
+
+/**
+ * A 0/1 setting of the module (AT+MQTTMODE, AT+MQTTMSGSET, AT+CIPHEAD, AT+FSREADHEAD): the set
+ * form takes 0 or 1 (else 765), the read form prints `show(value)` then OK.
+ */
+export function switchCommand(spec: {
+  name: string;
+  summary: string;
+  source: string;
+  /** The parameter's name in the command reference. */
+  param?: string;
+  test: readonly string[];
+  show: (value: 0 | 1) => string;
+  get: () => 0 | 1;
+  set: (value: 0 | 1) => void;
+}): CommandSpec<readonly [IntSpec<false, 0 | 1>]> {
+  return command({
+    name: spec.name,
+    summary: spec.summary,
+    source: spec.source,
+    params: [enumParam<0 | 1>(spec.param ?? 'mode', [0, 1])],
+    test: spec.test,
+    read: (ctx) => {
+      ctx.info(spec.show(spec.get()));
+      ctx.ok();
+    },
+    set: (ctx, [value]) => {
+      spec.set(value);
+      ctx.ok();
+    },
+  });
 }
 
 /** A command as the table holds it, with the group that declared it. */

@@ -4,7 +4,7 @@
  * honour (missing file or directory, no space, not empty) answers 767.
  */
 import { join } from 'node:path';
-import { command, CommandContext, CommandSpec } from '../commands.js';
+import { command, CommandContext, CommandSpec, switchCommand } from '../commands.js';
 import { sec } from '../kernel.js';
 import type { FlashFiles } from '../ports.js';
 import { CommandGroup, Service, ServiceEnv, TimerSet } from '../service.js';
@@ -153,20 +153,14 @@ export class FsService implements Service, FlashFiles {
           ctx.ok();
         }),
       }),
-      command({
+      switchCommand({
         name: '+FSREADHEAD',
         summary: 'FSREAD output with (1) or without (0) a `+FSREAD: <len>` line before the data',
         source: 'M (FSREADHEAD, EC618 ≥ V1118)',
-        params: [enumParam('mode', [0, 1])],
         test: [],
-        read: (ctx) => {
-          ctx.info(`+FSREADHEAD: ${this.readHead ? 1 : 0}`);
-          ctx.ok();
-        },
-        set: (ctx, [mode]) => {
-          this.readHead = mode === 1;
-          ctx.ok();
-        },
+        show: (v) => `+FSREADHEAD: ${v}`,
+        get: () => (this.readHead ? 1 : 0),
+        set: (v) => (this.readHead = v === 1),
       }),
       command({
         name: '+FSDEL',

@@ -6,7 +6,7 @@
 import { CmeCode } from '../../protocol/errors.js';
 import { enumParam, intParam, stringParam } from '../../protocol/params.js';
 import type { SessionConfig } from '../mqtt/session-client.js';
-import { command, CommandContext, CommandSpec, RawInput } from '../commands.js';
+import { command, CommandContext, CommandSpec, RawInput, switchCommand } from '../commands.js';
 import { sec } from '../kernel.js';
 import { LinkEnv, MqttLink, QoS } from '../mqtt/link.js';
 import { MessageCache } from '../mqtt/message-cache.js';
@@ -325,35 +325,23 @@ export class MqttService implements Service {
           ctx.ok();
         },
       }),
-      command({
+      switchCommand({
         name: '+MQTTMODE',
         summary: 'MPUB message encoding: 0 ASCII (default), 1 HEX',
         source: 'M p.245; behaviour §14',
-        params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMODE: (0,1)'],
-        read: (ctx) => {
-          ctx.info(`+MQTTMODE: ${this.mode}`);
-          ctx.ok();
-        },
-        set: (ctx, [mode]) => {
-          this.mode = mode;
-          ctx.ok();
-        },
+        show: (v) => `+MQTTMODE: ${v}`,
+        get: () => this.mode,
+        set: (v) => (this.mode = v),
       }),
-      command({
+      switchCommand({
         name: '+MQTTMSGSET',
         summary: 'Received messages: 0 direct +MSUB URC (default), 1 cache (+MSUB: <slot>)',
         source: 'M p.244; behaviour §16',
-        params: [enumParam('mode', [0, 1])],
         test: ['+MQTTMSGSET:(0,1)'],
-        read: (ctx) => {
-          ctx.info(`+MQTTMSGSET:${this.msgSet}`);
-          ctx.ok();
-        },
-        set: (ctx, [mode]) => {
-          this.msgSet = mode;
-          ctx.ok();
-        },
+        show: (v) => `+MQTTMSGSET:${v}`,
+        get: () => this.msgSet,
+        set: (v) => (this.msgSet = v),
       }),
       {
         name: '+MQTTMSGGET',

@@ -11,7 +11,7 @@
  */
 import { CmeCode } from '../../protocol/errors.js';
 import { enumParam, intParam, stringParam } from '../../protocol/params.js';
-import { command, CommandContext, CommandSpec, RawInput } from '../commands.js';
+import { command, CommandContext, CommandSpec, RawInput, switchCommand } from '../commands.js';
 import type { BridgeOptions } from '../bridge/options.js';
 import { RouteTable } from '../bridge/routes.js';
 import type { Bearer } from '../ports.js';
@@ -207,20 +207,14 @@ export class TcpipService implements Service {
           ctx.final({ kind: 'address', ip });
         },
       }),
-      command({
+      switchCommand({
         name: '+CIPHEAD',
         summary: 'Prefix received data with +IPD,<len>: (1) or not (0, the default)',
         source: 'Luat 4G AT manual / SIMCom (CIPHEAD); behaviour §33',
-        params: [enumParam('mode', [0, 1])],
         test: ['+CIPHEAD: (0,1)'],
-        read: (ctx) => {
-          ctx.info(`+CIPHEAD: ${this.ipHead}`);
-          ctx.ok();
-        },
-        set: (ctx, [mode]) => {
-          this.ipHead = mode;
-          ctx.ok();
-        },
+        show: (v) => `+CIPHEAD: ${v}`,
+        get: () => this.ipHead,
+        set: (v) => (this.ipHead = v),
       }),
       command({
         name: '+CIPSTART',
