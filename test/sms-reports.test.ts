@@ -12,6 +12,7 @@ import { ms, sec } from '../sim/kernel.js';
 import { smsGroup } from '../sim/services/sms.js';
 import { deliveryRuleOf } from '../sim/sms/center.js';
 import { parsePdu } from '../sim/sms/pdu.js';
+import { FINAL_RESULT } from '../protocol/results.js';
 import { bootedModem, cleanupsAfterEach } from './helpers.js';
 
 const cleanups = cleanupsAfterEach();
@@ -24,14 +25,13 @@ async function modem(opts: ModemOptions = {}): Promise<Modem> {
 
 const center = (m: Modem) => m.service(smsGroup).center;
 
-const FINAL = /\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n/;
 
 /** Send a command that prompts, then the data: the final answer (echo and prompt dropped). */
 async function prompted(m: Modem, line: string, data: string): Promise<string> {
   m.host.write(line + '\r');
   await m.host.expect(/\r\n> |\r\n(ERROR|\+CM[ES] ERROR: [^\r]*)\r\n/, sec(5));
   m.host.write(data);
-  return (await m.host.expect(FINAL, sec(20))).text;
+  return (await m.host.expect(FINAL_RESULT, sec(20))).text;
 }
 
 /** The network's clock at model time `ns` as 27.005 prints a time stamp: "yy/MM/dd,hh:mm:ss±zz". */
